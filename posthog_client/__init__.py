@@ -1,0 +1,149 @@
+"""posthog_client: a fast, typed server-side SDK for PostHog analytics and feature flags.
+
+Use a ``Client``::
+
+    from posthog_client import Client
+    client = Client("phc_...", host="https://eu.i.posthog.com")
+    client.capture("user-123", "order completed", {"amount": 29.5})
+
+or the module-level API, configured through module attributes::
+
+    import posthog_client as posthog
+    posthog.api_key = "phc_..."
+    posthog.capture("user-123", "order completed")
+    posthog.shutdown()
+"""
+
+from __future__ import annotations
+
+import logging as _logging
+import threading as _threading
+from collections.abc import Callable as _Callable
+from typing import Any as _Any
+from typing import Concatenate as _Concatenate
+from typing import ParamSpec as _ParamSpec
+from typing import TypeVar as _TypeVar
+
+from ._client import Client
+from ._config import DEFAULT_HOST as _DEFAULT_HOST
+from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
+from ._types import FlagResult, FlagValue, Stats
+from ._version import VERSION as __version__
+
+__all__ = [
+    "APIError",
+    "Client",
+    "ConfigError",
+    "ConfigTypeError",
+    "FlagResult",
+    "FlagValue",
+    "PostHogError",
+    "QuotaLimitedError",
+    "Stats",
+    "__version__",
+    "alias",
+    "capture",
+    "flush",
+    "get_client",
+    "group_identify",
+    "identify",
+    "set",
+    "set_once",
+    "shutdown",
+    "stats",
+]
+
+# -- module-level configuration, read when the default client is first needed -------------------
+api_key: str | None = None
+host: str = _DEFAULT_HOST
+personal_api_key: str | None = None
+debug: bool = False
+disabled: bool = False
+sync_mode: bool = False
+on_error: _Any = None
+before_send: _Any = None
+session: _Any = None  # a requests.Session: the seam FakePostHog plugs into
+
+_SETTINGS = (
+    "api_key",
+    "host",
+    "personal_api_key",
+    "debug",
+    "sync_mode",
+    "on_error",
+    "before_send",
+    "session",
+)
+_default: Client | None = None
+_default_settings: tuple[_Any, ...] | None = None
+_default_lock = _threading.Lock()
+_warned_no_key = False
+
+
+def get_client() -> Client | None:
+    """The client behind the module-level functions, or None when disabled or unconfigured.
+
+    It is created on first use from the module attributes, and created again (the old one
+    flushed and shut down) if those attributes change.
+    """
+    global _default, _default_settings, _warned_no_key
+    if disabled:
+        return None
+    settings = tuple(globals()[name] for name in _SETTINGS)
+    if _default is not None and settings == _default_settings:
+        return _default
+    if not api_key:
+        if not _warned_no_key:
+            _warned_no_key = True
+            _logging.getLogger("posthog_client").warning(
+                "posthog_client: posthog_client.api_key is not set; module-level calls do nothing"
+            )
+        return None
+    with _default_lock:
+        if _default is not None and settings == _default_settings:
+            return _default
+        old, _default = _default, None
+        options = dict(zip(_SETTINGS[1:], settings[1:], strict=True))
+        try:
+            _default = Client(api_key, **options)
+        except (ConfigError, TypeError) as exc:
+            _logging.getLogger("posthog_client").error(
+                "posthog_client: bad module settings: %s", exc
+            )
+            return None
+        _default_settings = settings
+    if old is not None:
+        old.shutdown()
+    return _default
+
+
+_P = _ParamSpec("_P")
+_R = _TypeVar("_R")
+
+
+def _forward(method: _Callable[_Concatenate[Client, _P], _R], neutral: _R) -> _Callable[_P, _R]:
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        client = get_client()
+        return neutral if client is None else method(client, *args, **kwargs)
+
+    call.__name__ = method.__name__
+    call.__doc__ = method.__doc__
+    return call
+
+
+capture = _forward(Client.capture, None)
+identify = _forward(Client.identify, None)
+set = _forward(Client.set, None)  # noqa: A001 - the PostHog API name
+set_once = _forward(Client.set_once, None)
+alias = _forward(Client.alias, None)
+group_identify = _forward(Client.group_identify, None)
+flush = _forward(Client.flush, True)
+stats = _forward(Client.stats, Stats())
+
+
+def shutdown(timeout: float = 10.0) -> bool:
+    """Flush and stop the default client, if one was created."""
+    global _default, _default_settings
+    with _default_lock:
+        client, _default, _default_settings = _default, None, None
+    return True if client is None else client.shutdown(timeout)

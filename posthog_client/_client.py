@@ -1,0 +1,325 @@
+"""``Client``: the public methods, the never-raise guard, and the wiring of the parts."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from . import _internal, _lifecycle
+from . import _messages as messages
+from ._batching import finalize
+from ._config import Config, make_config
+from ._consumer import Consumer
+from ._transport import Transport
+from ._types import Stats
+from ._version import VERSION
+
+if TYPE_CHECKING:
+    import requests
+
+    from ._config import BeforeSend, OnError
+
+logger = logging.getLogger("posthog_client")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guard(neutral: Any) -> Callable[[F], F]:
+    """Make a public method log and return ``neutral`` instead of raising into the host app."""
+
+    def decorate(method: F) -> F:
+        @functools.wraps(method)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                _internal.report(exc)
+                return neutral
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
+
+
+class Client:
+    """A PostHog client: capture events and evaluate feature flags.
+
+    Create one per process and reuse it; it is thread-safe. Only the constructor raises (on a bad
+    option); every other method logs problems on the ``posthog_client`` logger and returns a
+    neutral value.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None,
+        *,
+        host: str = Config.host,
+        personal_api_key: str | None = None,
+        flush_at: int = Config.flush_at,
+        flush_interval: float = Config.flush_interval,
+        max_queue_size: int = Config.max_queue_size,
+        max_retries: int = Config.max_retries,
+        retry_base_delay: float = Config.retry_base_delay,
+        retry_max_delay: float = Config.retry_max_delay,
+        timeout: float = Config.timeout,
+        flags_timeout: float = Config.flags_timeout,
+        poll_interval: float = Config.poll_interval,
+        exit_timeout: float = Config.exit_timeout,
+        gzip: bool = Config.gzip,
+        sync_mode: bool = Config.sync_mode,
+        disabled: bool = Config.disabled,
+        debug: bool = Config.debug,
+        disable_geoip: bool = Config.disable_geoip,
+        historical_migration: bool = Config.historical_migration,
+        on_error: OnError | None = None,
+        before_send: BeforeSend | list[BeforeSend] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        options = dict(locals())
+        del options["self"], options["api_key"]
+        self._config = config = make_config(api_key, **options)
+        if debug:
+            _enable_debug_logging()
+        if not config.api_key and not disabled:
+            logger.warning("posthog_client: no api_key given; this client sends nothing")
+        self._static = messages.static_properties(VERSION, config.disable_geoip)
+        self._transport = Transport(config.host, session)
+        self._consumer = Consumer(config, self._transport, self._static)
+        self._hooks = config.before_send
+        self._closed = False
+        _lifecycle.on_exit(self)
+
+    def __repr__(self) -> str:
+        return f"<posthog_client.Client host={self._config.host!r} disabled={self.disabled!r}>"
+
+    @property
+    def disabled(self) -> bool:
+        return self._config.disabled
+
+    @property
+    def host(self) -> str:
+        return self._config.host
+
+    # -- events --------------------------------------------------------------------------------
+
+    @guard(None)
+    def capture(
+        self,
+        distinct_id: str | int,
+        event: str,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+    ) -> str | None:
+        """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped."""
+        if self._config.disabled:
+            return None
+        stamp, uid = self._stamp(timestamp, uuid)
+        return self._submit(
+            "capture",
+            lambda: messages.capture(distinct_id, event, properties, groups, stamp, uid),
+        )
+
+    @guard(None)
+    def identify(
+        self,
+        distinct_id: str | int,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        timestamp: Any = None,
+        uuid: Any = None,
+    ) -> str | None:
+        """Set person properties with an ``$identify`` event."""
+        return self._person("$identify", distinct_id, properties, timestamp, uuid)
+
+    @guard(None)
+    def set(
+        self,
+        distinct_id: str | int,
+        properties: Mapping[str, Any],
+        *,
+        timestamp: Any = None,
+        uuid: Any = None,
+    ) -> str | None:
+        """Set person properties (``$set``)."""
+        return self._person("$set", distinct_id, properties, timestamp, uuid)
+
+    @guard(None)
+    def set_once(
+        self,
+        distinct_id: str | int,
+        properties: Mapping[str, Any],
+        *,
+        timestamp: Any = None,
+        uuid: Any = None,
+    ) -> str | None:
+        """Set person properties only where they are not set yet (``$set_once``)."""
+        return self._person("$set_once", distinct_id, properties, timestamp, uuid)
+
+    @guard(None)
+    def alias(
+        self, previous_id: str | int, distinct_id: str | int, *, timestamp: Any = None
+    ) -> str | None:
+        """Tell PostHog that ``previous_id`` and ``distinct_id`` are the same person."""
+        if self._config.disabled:
+            return None
+        stamp, uid = self._stamp(timestamp, None)
+        return self._submit("alias", lambda: messages.alias(previous_id, distinct_id, stamp, uid))
+
+    @guard(None)
+    def group_identify(
+        self,
+        group_type: str,
+        group_key: str | int,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        distinct_id: str | int | None = None,
+        timestamp: Any = None,
+        uuid: Any = None,
+    ) -> str | None:
+        """Set properties of a group (``$groupidentify``)."""
+        if self._config.disabled:
+            return None
+        stamp, uid = self._stamp(timestamp, uuid)
+        return self._submit(
+            "group_identify",
+            lambda: messages.group_identify(
+                group_type, group_key, properties, distinct_id, stamp, uid
+            ),
+        )
+
+    def _person(
+        self, kind: str, distinct_id: object, properties: object, timestamp: Any, uuid: Any
+    ) -> str | None:
+        if self._config.disabled:
+            return None
+        stamp, uid = self._stamp(timestamp, uuid)
+        return self._submit(
+            kind.lstrip("$"), lambda: messages.person(kind, distinct_id, properties, stamp, uid)
+        )
+
+    def _stamp(self, timestamp: Any, uuid: Any) -> tuple[str | float, str]:
+        now = time.time()
+        stamp: str | float = now
+        if timestamp is not None:
+            text = messages.to_utc_text(timestamp)
+            if text is None:
+                logger.warning(
+                    "posthog_client: timestamp %r could not be read; using the current time",
+                    timestamp,
+                )
+            else:
+                stamp = text
+        if uuid is not None:
+            uid = messages.check_uuid(uuid)
+            if uid is not None:
+                return stamp, uid
+            logger.warning("posthog_client: uuid %r is not a UUID; generating one", uuid)
+        return stamp, messages.uuid7(int(now * 1000), random.getrandbits(74))
+
+    def _submit(self, method: str, build: Callable[[], dict[str, Any]]) -> str | None:
+        if self._closed:
+            logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
+            return None
+        try:
+            message = build()
+        except messages.InvalidCall as exc:
+            logger.warning("posthog_client: %s() ignored: %s", method, exc)
+            return None
+        if self._hooks:
+            filtered = self._run_hooks(message)
+            if filtered is None:
+                self._consumer.count_before_send_drop()
+                return None
+            message = filtered
+        uid: str = message["uuid"]
+        return uid if self._consumer.put(message) else None
+
+    def _run_hooks(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        event: Any = finalize(message, self._static)
+        for hook in self._hooks:
+            try:
+                event = hook(event)
+            except Exception:
+                logger.exception("posthog_client: before_send hook raised; the event is dropped")
+                return None
+            if event is None:
+                logger.debug("posthog_client: before_send dropped an event")
+                return None
+            if not _well_formed(event):
+                logger.warning(
+                    "posthog_client: before_send returned %r, not an event; the event is dropped",
+                    type(event).__name__,
+                )
+                return None
+        return event  # type: ignore[no-any-return]
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    @guard(False)
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Deliver everything captured before this call; wait at most ``timeout`` seconds.
+
+        Returns True when every such event was delivered or given up on (see ``stats()``).
+        """
+        return self._consumer.flush(_seconds(timeout))
+
+    @guard(False)
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Flush, then stop the background thread. Idempotent; bounded by ``timeout``.
+
+        Returns True when nothing was left undelivered.
+        """
+        if self._closed:
+            return self._consumer.pending() == 0
+        self._closed = True
+        left = self._consumer.shutdown(_seconds(timeout))
+        self._transport.close()
+        _lifecycle.forget(self)
+        return left == 0
+
+    def close_at_exit(self) -> None:
+        if not self._closed and self._consumer.pending():
+            self.shutdown(self._config.exit_timeout)
+
+    @guard(Stats())
+    def stats(self) -> Stats:
+        """Delivery counters: accepted, sent, retried, pending, dropped by reason, requests."""
+        return self._consumer.stats()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.shutdown()
+
+
+def _seconds(timeout: object) -> float:
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(timeout)
+    if timeout is None:
+        return 3600.0
+    logger.warning("posthog_client: timeout %r is not a number of seconds; using 10", timeout)
+    return 10.0
+
+
+def _well_formed(event: object) -> bool:
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("event"), str)
+        and isinstance(event.get("distinct_id"), str)
+        and isinstance(event.get("uuid"), str)
+        and isinstance(event.get("properties", {}), dict)
+    )
+
+
+def _enable_debug_logging() -> None:
+    logger.setLevel(logging.DEBUG)
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler())

@@ -1,0 +1,181 @@
+"""Client options, validated once into a frozen ``Config``: the only place defaults live."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from ._errors import ConfigError, ConfigTypeError
+
+DEFAULT_HOST = "https://us.i.posthog.com"
+# PostHog accepts at most 1,000 events in one /batch/ request.
+MAX_FLUSH_AT = 1000
+# Stop adding events to a batch past this many encoded bytes (the server accepts up to 20 MiB).
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+# An event whose encoded form is larger than this is trimmed, then dropped (the server's limit).
+MAX_EVENT_BYTES = 900 * 1024
+
+# App hosts that serve the UI, not ingestion: events sent there are redirected or lost.
+_HOST_ALIASES = {
+    "app.posthog.com": "us.i.posthog.com",
+    "us.posthog.com": "us.i.posthog.com",
+    "eu.posthog.com": "eu.i.posthog.com",
+}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_MAX_KEY_LENGTH = 512
+
+OnError = Callable[[Exception, list[dict[str, Any]]], None]
+BeforeSend = Callable[[dict[str, Any]], "dict[str, Any] | None"]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated options. Build it with ``make_config``; never mutate it."""
+
+    api_key: str
+    host: str = DEFAULT_HOST
+    personal_api_key: str | None = field(default=None, repr=False)
+    flush_at: int = 100
+    flush_interval: float = 0.5
+    max_queue_size: int = 10_000
+    max_retries: int = 3
+    retry_base_delay: float = 1.0
+    retry_max_delay: float = 30.0
+    timeout: float = 15.0
+    flags_timeout: float = 3.0
+    poll_interval: float = 30.0
+    exit_timeout: float = 5.0
+    gzip: bool = True
+    sync_mode: bool = False
+    disabled: bool = False
+    debug: bool = False
+    disable_geoip: bool = True
+    historical_migration: bool = False
+    on_error: OnError | None = None
+    before_send: tuple[BeforeSend, ...] = ()
+    session: Any = None
+
+    def __repr__(self) -> str:  # keys never appear in reprs, logs or tracebacks
+        return f"Config(host={self.host!r}, disabled={self.disabled!r})"
+
+
+def _check_bool(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigTypeError(f"{name} must be True or False, got {type(value).__name__}")
+    return value
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ConfigTypeError(f"{name} must be an int, got {type(value).__name__}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _check_seconds(name: str, value: object, low: float = 0.0, high: float = 86_400.0) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ConfigTypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or not low < seconds <= high:
+        raise ConfigError(f"{name} must be more than {low} and at most {high} seconds, got {value}")
+    return seconds
+
+
+def check_key(name: str, value: object) -> str:
+    """Strip a key and reject what could inject headers or is clearly not a key."""
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"{name} must be a string, got {type(value).__name__}")
+    key = value.strip()
+    if _CONTROL.search(key):
+        raise ConfigError(f"{name} contains control characters")
+    if len(key) > _MAX_KEY_LENGTH:
+        raise ConfigError(f"{name} is longer than {_MAX_KEY_LENGTH} characters")
+    return key
+
+
+def normalize_host(value: object) -> str:
+    """Validate a host URL, map PostHog's app hosts to ingestion hosts, keep any path prefix."""
+    if not isinstance(value, str):
+        raise ConfigTypeError(f"host must be a string, got {type(value).__name__}")
+    host = value.strip()
+    if "://" not in host:
+        host = "https://" + host
+    try:
+        parts = urlsplit(host)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError as exc:
+        raise ConfigError(f"host is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ConfigError(f"host must use http or https, got {parts.scheme!r}")
+    if not parts.hostname:
+        raise ConfigError("host has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError("host must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigError("host must not contain a query or fragment")
+    if _CONTROL.search(host):
+        raise ConfigError("host contains control characters")
+    netloc = parts.netloc.lower()
+    scheme = parts.scheme
+    if netloc in _HOST_ALIASES:
+        netloc, scheme = _HOST_ALIASES[netloc], "https"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _check_hooks(value: object) -> tuple[BeforeSend, ...]:
+    if value is None:
+        return ()
+    hooks: Sequence[object] = value if isinstance(value, (list, tuple)) else (value,)
+    for hook in hooks:
+        if not callable(hook):
+            raise ConfigTypeError("before_send must be a callable or a list of callables")
+    return tuple(hooks)  # type: ignore[arg-type]
+
+
+def make_config(api_key: object, **options: Any) -> Config:
+    """Validate every option; raise ``ConfigError``/``ConfigTypeError`` on the first bad one."""
+    known = Config.__dataclass_fields__
+    unknown = sorted(set(options) - set(known) - {"api_key"})
+    if unknown:
+        raise ConfigTypeError(f"unknown option(s): {', '.join(unknown)}")
+    key = "" if api_key is None else check_key("api_key", api_key)
+    personal = options.get("personal_api_key")
+    values: dict[str, Any] = {
+        "api_key": key,
+        "host": normalize_host(options.get("host", DEFAULT_HOST)),
+        "personal_api_key": None
+        if personal is None
+        else check_key("personal_api_key", personal) or None,
+        "before_send": _check_hooks(options.get("before_send")),
+    }
+    for name in ("gzip", "sync_mode", "disabled", "debug", "disable_geoip", "historical_migration"):
+        if name in options:
+            values[name] = _check_bool(name, options[name])
+    ints = {
+        "flush_at": (1, MAX_FLUSH_AT),
+        "max_queue_size": (1, 10_000_000),
+        "max_retries": (0, 20),
+    }
+    for name, (low, high) in ints.items():
+        if name in options:
+            values[name] = _check_int(name, options[name], low, high)
+    seconds = ("flush_interval", "retry_base_delay", "retry_max_delay", "timeout", "flags_timeout")
+    for name in (*seconds, "poll_interval", "exit_timeout"):
+        if name in options:
+            values[name] = _check_seconds(name, options[name])
+    on_error = options.get("on_error")
+    if on_error is not None and not callable(on_error):
+        raise ConfigTypeError("on_error must be a callable taking (exception, events)")
+    values["on_error"] = on_error
+    session = options.get("session")
+    if session is not None and not all(hasattr(session, a) for a in ("request", "mount")):
+        raise ConfigTypeError("session must be a requests.Session")
+    values["session"] = session
+    if not key:
+        values["disabled"] = True
+    return Config(**values)

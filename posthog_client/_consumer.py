@@ -1,0 +1,418 @@
+"""The delivery pipeline: a bounded queue, one consumer thread that owns all batch state, and the
+accounting that makes every lost event visible.
+
+Callers only ever append to the queue (never blocking: a full queue drops and counts). The
+consumer thread encodes events, groups them into batches, sends them, and keeps failed batches
+for a later attempt instead of sleeping, so one failing batch never holds up the ones behind it.
+``flush`` puts a marker in the queue and waits, with a deadline, for every batch that was
+outstanding when the consumer reached the marker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from typing import Any
+
+from . import _internal, _lifecycle
+from ._batching import batch_body, decode_events, encode_within, finalize
+from ._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
+from ._errors import APIError
+from ._ratelog import RateLimitedLog
+from ._retry import is_retryable, parse_retry_after, retry_delay
+from ._transport import Transport
+from ._types import DROP_REASONS, Stats
+
+logger = logging.getLogger("posthog_client")
+
+
+class _Batch:
+    __slots__ = ("events", "size", "attempts", "not_before", "done", "children")
+
+    def __init__(self, events: list[bytes], size: int) -> None:
+        self.events = events
+        self.size = size
+        self.attempts = 0
+        self.not_before = 0.0
+        self.done = False
+        self.children: tuple[_Batch, ...] = ()
+
+    def finished(self) -> bool:
+        return self.done and all(child.finished() for child in self.children)
+
+
+class _Flush:
+    __slots__ = ("event", "waiting")
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.waiting: list[_Batch] = []
+
+
+class _Stop:
+    pass
+
+
+class Consumer:
+    """Owns the queue, the consumer thread and the delivery counters of one client."""
+
+    def __init__(self, config: Config, transport: Transport, static: Mapping[str, Any]) -> None:
+        self._config = config
+        self._transport = transport
+        self._static = dict(static)
+        self._rng = random.Random()
+        self._init_state()
+        _lifecycle.on_fork(self)
+
+    def _init_state(self) -> None:
+        self._lock = threading.Lock()  # guards the caller-side counters and the overflow flag
+        self._sync_lock = threading.RLock()  # one inline drain at a time (sync mode, fallback)
+        self._queue: deque[Any] = deque()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inline = self._config.sync_mode
+        self._log = RateLimitedLog()
+        # Counted on callers' threads, under the lock.
+        self._accepted = 0
+        self._caller_drops = {"queue_full": 0, "before_send": 0}
+        self._queued = 0  # events that entered the queue; minus _finished, the bound applies
+        self._overflow_drops = 0
+        self._overflowing = False
+        # Counted on the consumer (or the inline drain) only.
+        self._sent = 0
+        self._finished = 0  # queued events since sent or dropped
+        self._retried = 0
+        self._requests = 0
+        self._dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._last_error: str | None = None
+        # Batch state, owned by the consumer.
+        self._ready: deque[_Batch] = deque()
+        self._retrying: list[_Batch] = []
+        self._building: list[bytes] = []
+        self._building_size = 0
+        self._building_since = 0.0
+        self._flushes: list[_Flush] = []
+        self._stopping = False
+        self._abandon = False
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: the parent delivers what it queued; the child starts empty."""
+        self._init_state()
+        self._transport.reset_after_fork()
+
+    # -- caller side -------------------------------------------------------------------------
+
+    def count_before_send_drop(self) -> None:
+        with self._lock:
+            self._accepted += 1
+            self._caller_drops["before_send"] += 1
+
+    def put(self, message: dict[str, Any]) -> bool:
+        """Queue one event; False (counted, warned once per overflow episode) when full."""
+        with self._lock:
+            self._accepted += 1
+            if self._queued - self._finished < self._config.max_queue_size:
+                self._queued += 1
+                self._queue.append(message)
+                full = first = False
+            else:
+                self._caller_drops["queue_full"] += 1
+                self._overflow_drops += 1
+                full, first = True, not self._overflowing
+                self._overflowing = True
+        if full:
+            if first:
+                logger.warning(
+                    "posthog_client: event queue is full (%d events); dropping new events and "
+                    "counting them in stats() until it drains",
+                    self._config.max_queue_size,
+                )
+            return False
+        if self._inline:
+            self._drain_inline(self._config.timeout * (self._config.max_retries + 1) + 60)
+        elif self._thread is None:
+            self._start()
+        elif (
+            len(self._queue) + len(self._building) >= self._config.flush_at
+            and not self._wake.is_set()
+        ):
+            self._wake.set()
+        return True
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None:
+                return
+            thread = threading.Thread(target=self._run, name="posthog_client-consumer", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutting down: deliver on callers' threads
+                self._inline = True
+                return
+            self._thread = thread
+
+    def stats(self) -> Stats:
+        with self._lock:
+            accepted = self._accepted
+            dropped = dict(self._dropped)
+            dropped.update(self._caller_drops)
+        pending = accepted - self._sent - sum(dropped.values())
+        return Stats(
+            accepted=accepted,
+            sent=self._sent,
+            retried=self._retried,
+            pending=max(pending, 0),
+            requests=self._requests,
+            dropped=dropped,
+            last_error=self._last_error,
+        )
+
+    def pending(self) -> int:
+        return self.stats().pending
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued before this call was delivered or given up on."""
+        if self.pending() == 0:
+            return True
+        if self._inline or self._thread is None or not self._thread.is_alive():
+            if not self._inline and self._thread is not None:
+                logger.error("posthog_client: consumer thread died; delivering on this thread")
+                self._inline = True
+            return self._drain_inline(timeout)
+        marker = _Flush()
+        self._queue.append(marker)  # markers bypass the bound: a flush must never be refused
+        self._wake.set()
+        return marker.event.wait(timeout)
+
+    def shutdown(self, timeout: float) -> int:
+        """Flush, stop the thread; returns how many events are still undelivered."""
+        deadline = time.monotonic() + timeout
+        self.flush(timeout)
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.append(_Stop())
+            self._wake.set()
+            thread.join(max(0.0, deadline - time.monotonic()))
+        left = self.pending()
+        if left:
+            self._abandon = True  # the consumer counts them as shutdown_deadline drops
+            self._wake.set()
+            logger.warning(
+                "posthog_client: %d event(s) could not be delivered before the shutdown deadline",
+                left,
+            )
+        _lifecycle.forget(self)
+        return left
+
+    # -- consumer side -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            while True:
+                self._wake.clear()
+                if self._abandon:
+                    self._give_up_everything()
+                    return
+                self._step_or_wait(block=True)
+                if self._stopped():
+                    return
+        except Exception as exc:  # never expected: reported, and the callers take over delivery
+            _internal.report(exc)
+            self._inline = True
+
+    def _stopped(self) -> bool:
+        return self._stopping and not self._outstanding() and not self._queue
+
+    def _drain_inline(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with self._sync_lock:
+            while self._queue or self._outstanding():
+                if not self._step_or_wait(block=False, deadline=deadline):
+                    break
+        return self.pending() == 0
+
+    def _outstanding(self) -> bool:
+        return bool(self._ready or self._retrying or self._building)
+
+    def _step_or_wait(self, *, block: bool, deadline: float | None = None) -> bool:
+        """Do one unit of work, or wait for the next one. False when ``deadline`` passed."""
+        self._pull()
+        now = time.monotonic()
+        batch = self._next_batch(now, flushing=not block or bool(self._flushes))
+        if batch is not None:
+            self._send(batch)
+            self._settle_flushes()
+            return True
+        self._settle_flushes()
+        wait = self._wait_time(now)
+        if block:
+            if not self._queue and not self._abandon and not self._stopped():
+                self._wake.wait(wait)
+            return True
+        if deadline is None or wait is None or now + wait > deadline:
+            return False
+        time.sleep(wait)
+        return True
+
+    def _pull(self) -> None:
+        """Move queued events into batches (encoding them here, off the callers' threads)."""
+        config = self._config
+        pulled = 0
+        while self._queue and pulled < config.flush_at:
+            item = self._queue.popleft()
+            if isinstance(item, _Flush):
+                self._seal()
+                item.waiting = [*self._ready, *self._retrying]
+                self._flushes.append(item)
+                continue
+            if isinstance(item, _Stop):
+                self._seal()
+                self._stopping = True
+                continue
+            pulled += 1
+            self._add(item)
+        if self._overflowing and self._queued - self._finished < config.max_queue_size // 2:
+            with self._lock:
+                self._overflowing, dropped, self._overflow_drops = False, self._overflow_drops, 0
+            logger.warning("posthog_client: event queue drained; %d event(s) were dropped", dropped)
+
+    def _add(self, message: dict[str, Any]) -> None:
+        data, trimmed = encode_within(finalize(message, self._static), MAX_EVENT_BYTES)
+        if data is None:
+            self._drop_events(1, "oversize", "encoded size over 900 KiB", None, [message])
+            return
+        if trimmed:
+            self._log.warning(
+                "trimmed",
+                "event %r was over 900 KiB; long strings were shortened",
+                message["event"],
+            )
+        if self._building and self._building_size + len(data) > MAX_BATCH_BYTES:
+            self._seal()
+        if not self._building:
+            self._building_since = time.monotonic()
+        self._building.append(data)
+        self._building_size += len(data)
+        if len(self._building) >= self._config.flush_at:
+            self._seal()
+
+    def _seal(self) -> None:
+        if self._building:
+            self._ready.append(_Batch(self._building, self._building_size))
+            self._building, self._building_size = [], 0
+
+    def _next_batch(self, now: float, flushing: bool) -> _Batch | None:
+        due = [b for b in self._retrying if b.not_before <= now]
+        if due:
+            batch = min(due, key=lambda b: b.not_before)
+            self._retrying.remove(batch)
+            return batch
+        if self._ready:
+            return self._ready.popleft()
+        if self._building and (
+            flushing or self._stopping or now - self._building_since >= self._config.flush_interval
+        ):
+            self._seal()
+            return self._ready.popleft()
+        return None
+
+    def _wait_time(self, now: float) -> float | None:
+        times = [b.not_before - now for b in self._retrying]
+        if self._building:
+            times.append(self._building_since + self._config.flush_interval - now)
+        return max(0.0, min(times)) if times else None
+
+    def _send(self, batch: _Batch) -> None:
+        config = self._config
+        batch.attempts += 1
+        body = batch_body(config.api_key, batch.events, time.time(), config.historical_migration)
+        result = self._transport.post_json(
+            "/batch/", body, deadline=config.timeout, compress=config.gzip
+        )
+        self._requests += 1
+        count = len(batch.events)
+        if result.ok:
+            self._sent += count
+            self._finished += count
+            batch.done = True
+            return
+        self._last_error = result.describe()
+        if result.status == 413:
+            batch.done = True
+            if count == 1:
+                self._drop_events(1, "oversize", result.describe(), 413, batch.events)
+                return
+            half = count // 2
+            parts = (batch.events[:half], batch.events[half:])
+            batch.children = tuple(_Batch(p, sum(map(len, p))) for p in parts)
+            self._ready.extendleft(reversed(batch.children))
+            return
+        if is_retryable(result.status) and batch.attempts <= config.max_retries:
+            retry_after = result.headers.get("Retry-After") if result.status is not None else None
+            delay = retry_delay(
+                batch.attempts,
+                config.retry_base_delay,
+                config.retry_max_delay,
+                parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
+                self._rng.random(),
+            )
+            batch.not_before = time.monotonic() + delay
+            self._retried += count
+            self._retrying.append(batch)
+            logger.debug(
+                "posthog_client: batch failed (%s); retry in %.2f s", self._last_error, delay
+            )
+            return
+        batch.done = True
+        reason = "retries_exhausted" if is_retryable(result.status) else "rejected_4xx"
+        self._drop_events(count, reason, result.describe(), result.status, batch.events)
+
+    def _drop_events(
+        self, count: int, reason: str, detail: str, status: int | None, events: list[Any]
+    ) -> None:
+        with self._lock:
+            self._dropped[reason] += count
+            self._finished += count
+        self._last_error = f"{reason}: {detail}"
+        self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
+        callback = self._config.on_error
+        if callback is None:
+            return
+        try:
+            decoded = decode_events(events)
+            callback(APIError(status, f"{reason}: {detail}"), decoded)
+        except Exception:  # a user callback must never break delivery
+            logger.exception("posthog_client: on_error callback raised")
+
+    def _settle_flushes(self) -> None:
+        if not self._flushes:
+            return
+        still = []
+        for marker in self._flushes:
+            if all(b.finished() for b in marker.waiting):
+                marker.event.set()
+            else:
+                still.append(marker)
+        self._flushes = still
+
+    def _give_up_everything(self) -> None:
+        batches = [*self._ready, *self._retrying]
+        events = [e for b in batches for e in b.events] + self._building
+        queued = [m for m in self._queue if isinstance(m, dict)]
+        self._ready.clear()
+        self._retrying.clear()
+        self._building = []
+        self._queue.clear()
+        if events or queued:
+            for batch in batches:
+                batch.done = True
+            detail = "not delivered before the shutdown deadline"
+            self._drop_events(len(events) + len(queued), "shutdown_deadline", detail, None, events)
+        for marker in self._flushes:
+            marker.event.set()
+        self._flushes = []

@@ -1,0 +1,46 @@
+"""Exceptions raised by posthog_client.
+
+Only the constructor raises (a bad option is a programming error worth failing fast on); every
+other public method logs and returns a neutral value instead. The tree::
+
+    PostHogError
+    ├── ConfigError (ValueError)          an option has a bad value
+    │   └── ConfigTypeError (TypeError)   an option has the wrong type
+    └── APIError                          a request got an unusable answer (passed to on_error)
+        └── QuotaLimitedError             the project is over its quota for this product
+"""
+
+from __future__ import annotations
+
+
+class PostHogError(Exception):
+    """Base class of every exception defined by posthog_client."""
+
+
+class ConfigError(PostHogError, ValueError):
+    """An option given to ``Client`` has a bad value."""
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """An option given to ``Client`` has the wrong type."""
+
+
+class APIError(PostHogError):
+    """The server answered with an error, or could not be reached.
+
+    ``status`` is the HTTP status, or ``None`` when no answer arrived (refused connection,
+    deadline exceeded). The message never contains keys or request bodies, and at most a short
+    excerpt of the server's answer.
+    """
+
+    def __init__(self, status: int | None, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
+
+
+class QuotaLimitedError(APIError):
+    """The project is over its quota for this product (feature flags, usually)."""

@@ -1,0 +1,65 @@
+"""Process-wide hooks: one ``atexit`` handler and one fork handler for every live object.
+
+Both hold weak references, so a client that is dropped is not kept alive by them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import time
+import weakref
+from typing import Protocol
+
+logger = logging.getLogger("posthog_client")
+
+
+class _ForkAware(Protocol):
+    def reset_after_fork(self) -> None: ...
+
+
+class _ExitAware(Protocol):
+    def close_at_exit(self) -> None: ...
+
+
+_fork_aware: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
+_exit_aware: weakref.WeakSet[_ExitAware] = weakref.WeakSet()
+
+
+def on_fork(obj: _ForkAware) -> None:
+    """Call ``obj.reset_after_fork()`` in the child after every ``os.fork()``."""
+    _fork_aware.add(obj)
+
+
+def on_exit(obj: _ExitAware) -> None:
+    """Call ``obj.close_at_exit()`` when the interpreter exits."""
+    _exit_aware.add(obj)
+
+
+def forget(obj: object) -> None:
+    _fork_aware.discard(obj)  # type: ignore[arg-type]
+    _exit_aware.discard(obj)  # type: ignore[arg-type]
+
+
+def _after_fork_in_child() -> None:
+    for obj in list(_fork_aware):
+        try:
+            obj.reset_after_fork()
+        except Exception:  # one broken object must not stop the others from resetting
+            logger.exception("posthog_client: reset after fork failed")
+
+
+def _at_exit() -> None:
+    started = time.monotonic()
+    for obj in list(_exit_aware):
+        try:
+            obj.close_at_exit()
+        except Exception:
+            logger.exception("posthog_client: shutdown at exit failed")
+    logger.debug("posthog_client: exit hooks took %.3f s", time.monotonic() - started)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_at_exit)

@@ -1,0 +1,190 @@
+"""Pure: build the events PostHog ingests. Time and randomness come in as arguments.
+
+Events are built as plain dicts. The static context (``$lib``, ``$lib_version``, ...) is not copied
+into each event here: the consumer merges it at encoding time, under the caller's properties, so
+caller properties always win and a queued event holds only what is specific to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import platform
+import uuid as uuidlib
+from collections.abc import Mapping
+from typing import Any
+
+from dateutil.parser import isoparse
+
+from ._sanitize import clean_properties, clean_value
+
+LIB_NAME = "posthog-client"
+
+
+class InvalidCall(ValueError):
+    """A public call's arguments cannot make an event; the message names the problem."""
+
+
+def static_properties(version: str, disable_geoip: bool) -> dict[str, Any]:
+    """Properties every event carries, computed once per client."""
+    return {
+        "$lib": LIB_NAME,
+        "$lib_version": version,
+        "$geoip_disable": disable_geoip,
+        "$is_server": True,
+        "$python_runtime": platform.python_implementation(),
+        "$python_version": platform.python_version(),
+        "$os": platform.system() or "unknown",
+    }
+
+
+def uuid7(unix_ms: int, rand: int) -> str:
+    """A UUIDv7 string from a millisecond timestamp and 74 random bits."""
+    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80
+    value |= 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64  # version, rand_a
+    value |= 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)  # variant, rand_b
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def check_uuid(value: object) -> str | None:
+    """A caller's uuid as canonical text, or None when it is not a UUID."""
+    if isinstance(value, uuidlib.UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(uuidlib.UUID(value))
+        except ValueError:
+            return None
+    return None
+
+
+def format_epoch(seconds: float) -> str:
+    """RFC 3339 UTC text for a Unix time."""
+    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc).isoformat()
+
+
+def to_utc_text(value: object) -> str | None:
+    """RFC 3339 UTC text for a caller's timestamp, or None when it cannot be read.
+
+    Aware datetimes and ISO strings with any offset are converted; naive values are UTC;
+    numbers are Unix seconds.
+    """
+    if isinstance(value, str):
+        try:
+            value = isoparse(value.strip())
+        except (ValueError, OverflowError):
+            return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        try:
+            return value.astimezone(dt.timezone.utc).isoformat()
+        except (ValueError, OverflowError):
+            return None
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc).isoformat()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return format_epoch(float(value))
+        except (ValueError, OverflowError, OSError):
+            return None
+    return None
+
+
+def check_distinct_id(value: object, name: str = "distinct_id") -> str:
+    if isinstance(value, str):
+        if not value.strip():
+            raise InvalidCall(f"{name} is empty")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, uuidlib.UUID):
+        return str(value)
+    raise InvalidCall(f"{name} must be a non-empty string, got {type(value).__name__}")
+
+
+def _check_name(value: object, name: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidCall(f"{name} must be a non-empty string, got {value!r:.40}")
+    return value
+
+
+def _properties(value: object, name: str = "properties") -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidCall(f"{name} must be a dict, got {type(value).__name__}")
+    return clean_properties(value)
+
+
+def _groups(value: object) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidCall(f"groups must be a dict of group type to group key, got {type(value)}")
+    return {str(k): clean_value(v) for k, v in value.items()}
+
+
+def _event(
+    event: str, distinct_id: str, properties: dict[str, Any], timestamp: str | float, uid: str
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "distinct_id": distinct_id,
+        "properties": properties,
+        "timestamp": timestamp,
+        "uuid": uid,
+    }
+
+
+def capture(
+    distinct_id: object,
+    event: object,
+    properties: object,
+    groups: object,
+    timestamp: str | float,
+    uid: str,
+) -> dict[str, Any]:
+    props = _properties(properties)
+    group_map = _groups(groups)
+    if group_map is not None and "$groups" not in props:
+        props["$groups"] = group_map
+    return _event(
+        _check_name(event, "event"), check_distinct_id(distinct_id), props, timestamp, uid
+    )
+
+
+def person(
+    kind: str, distinct_id: object, properties: object, timestamp: str | float, uid: str
+) -> dict[str, Any]:
+    """``$identify`` (carrying ``$set``), ``$set`` or ``$set_once``: person properties go at the
+    top level, under the event's own name (``$set_once`` for ``$set_once``, else ``$set``)."""
+    message = _event(kind, check_distinct_id(distinct_id), {}, timestamp, uid)
+    message["$set_once" if kind == "$set_once" else "$set"] = _properties(properties)
+    return message
+
+
+def alias(
+    previous_id: object, distinct_id: object, timestamp: str | float, uid: str
+) -> dict[str, Any]:
+    previous = check_distinct_id(previous_id, "previous_id")
+    new = check_distinct_id(distinct_id)
+    return _event(
+        "$create_alias", previous, {"distinct_id": previous, "alias": new}, timestamp, uid
+    )
+
+
+def group_identify(
+    group_type: object,
+    group_key: object,
+    properties: object,
+    distinct_id: object,
+    timestamp: str | float,
+    uid: str,
+) -> dict[str, Any]:
+    kind = _check_name(group_type, "group_type")
+    key = check_distinct_id(group_key, "group_key")
+    # A fixed id per group, not a random one: a random id would create a junk person per call.
+    owner = f"${kind}_{key}" if distinct_id is None else check_distinct_id(distinct_id)
+    props = {"$group_type": kind, "$group_key": key, "$group_set": _properties(properties)}
+    return _event("$groupidentify", owner, props, timestamp, uid)

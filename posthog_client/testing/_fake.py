@@ -1,0 +1,347 @@
+"""The fake PostHog's routing core: every front end (in-memory adapter, loopback server) calls
+``FakePostHog.handle`` and gets a ``FakeResponse`` back."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ._records import Event, EventList, RecordedRequest
+
+if TYPE_CHECKING:
+    import requests as http
+
+    from .._client import Client
+
+DEFAULT_HOST = "https://fake.posthog.test"
+
+
+@dataclass
+class FakeResponse:
+    """An answer from the fake. ``error`` ("connection" or "timeout") means no HTTP answer;
+    ``delay`` is applied by the front end before answering; ``trickle`` sends the body one byte
+    per that many seconds (loopback server only)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    delay: float = 0.0
+    trickle: float = 0.0
+    events: tuple[Event, ...] = ()  # what a /batch/ answer accepted (recorded, not sent back)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, **headers: str) -> FakeResponse:
+        return cls(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers}
+        )
+
+
+@dataclass
+class _Fault:
+    path: str | None
+    times: int | None  # None: forever
+    response: FakeResponse
+    min_body: int = 0  # only bodies at least this big (decompressed) get this answer
+
+    def matches(self, path: str, size: int) -> bool:
+        return (self.path is None or path.startswith(self.path)) and size >= self.min_body
+
+
+def _strict_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+def parse_strict_json(body: bytes) -> Any:
+    """Parse as a strict server would: UTF-8 only, no NaN/Infinity."""
+    return json.loads(body.decode("utf-8"), parse_constant=_strict_constant)
+
+
+class FakePostHog:
+    """An in-memory PostHog for tests: records what the SDK sends and answers like PostHog.
+
+    >>> fake = FakePostHog()
+    >>> client = fake.client()
+    >>> client.capture("user-1", "signed up")  # doctest: +ELLIPSIS
+    '...'
+    >>> client.flush()
+    True
+    >>> fake.events.names()
+    ['signed up']
+    """
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(
+        self,
+        api_key: str = "phc_test",
+        personal_api_key: str = "phx_test",
+        host: str = DEFAULT_HOST,
+    ) -> None:
+        self.api_key = api_key
+        self.personal_api_key = personal_api_key
+        self.host = host
+        self._lock = threading.Condition()
+        self._requests: list[RecordedRequest] = []
+        self._events: list[Event] = []
+        self._faults: list[_Fault] = []
+        self._routes: dict[tuple[str, str], Callable[[RecordedRequest], FakeResponse]] = {
+            ("POST", "/batch"): self._batch,
+        }
+        self._clients: list[Client] = []
+        self._extra_init()
+
+    def _extra_init(self) -> None:
+        """Extension point for routes added by subclasses/mixins (flags)."""
+
+    # -- routing core ----------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> FakeResponse:
+        """Answer one request. Both front ends call this; tests may call it directly."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        raw = body
+        encoding = lowered.get("content-encoding", "").lower()
+        try:
+            if encoding == "gzip":
+                raw = gzip.decompress(body)
+            elif encoding == "deflate":
+                raw = zlib.decompress(body)
+        except (OSError, zlib.error, EOFError):
+            return self._record(
+                method,
+                path,
+                query,
+                headers,
+                body,
+                None,
+                FakeResponse.json(
+                    400, {"type": "validation_error", "detail": "body is not valid " + encoding}
+                ),
+            )
+        fault = self._take_fault(path, len(raw))
+        parsed: Any = None
+        if raw:
+            try:
+                parsed = parse_strict_json(raw)
+            except (ValueError, UnicodeDecodeError):
+                parsed = None
+        request = RecordedRequest(method, path, dict(query), dict(headers), raw, parsed)
+        if fault is not None and fault.error != "pass":
+            return self._record_request(request, fault)
+        route = self._routes.get((method, path.rstrip("/")))
+        if route is None:
+            response = FakeResponse.json(404, {"detail": f"fake PostHog has no {method} {path}"})
+        else:
+            response = route(request)
+        if fault is not None:
+            response.delay = fault.delay
+        return self._record_request(request, response)
+
+    def _record(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+        parsed: Any,
+        response: FakeResponse,
+    ) -> FakeResponse:
+        request = RecordedRequest(method, path, dict(query), dict(headers), body, parsed)
+        return self._record_request(request, response)
+
+    def _record_request(self, request: RecordedRequest, response: FakeResponse) -> FakeResponse:
+        events: tuple[Event, ...] = ()
+        if 200 <= response.status < 300 and response.error is None:
+            events = response.events
+        stamped = RecordedRequest(
+            request.method,
+            request.path,
+            request.query,
+            request.headers,
+            request.body,
+            request.json,
+            0 if response.error else response.status,
+            time.monotonic(),
+            events,
+        )
+        with self._lock:
+            self._requests.append(stamped)
+            self._events.extend(events)
+            self._lock.notify_all()
+        return response
+
+    def _take_fault(self, path: str, size: int) -> FakeResponse | None:
+        with self._lock:
+            for fault in self._faults:
+                if fault.matches(path, size):
+                    if fault.times is not None:
+                        fault.times -= 1
+                        if fault.times <= 0:
+                            self._faults.remove(fault)
+                    return fault.response
+        return None
+
+    def _batch(self, request: RecordedRequest) -> FakeResponse:
+        body = request.json
+        if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
+            return FakeResponse.json(400, {"type": "validation_error", "detail": "Invalid payload"})
+        if body.get("api_key") != self.api_key:
+            return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
+        events = body["batch"]
+        for event in events:
+            if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+                return FakeResponse.json(400, {"type": "validation_error", "detail": "bad event"})
+        response = FakeResponse.json(200, {"status": 1})
+        response.events = tuple(Event(e) for e in events)
+        return response
+
+    # -- faults --------------------------------------------------------------------------------
+
+    def fail(
+        self,
+        path: str | None = "/batch/",
+        status: int = 503,
+        *,
+        times: int | None = 1,
+        retry_after: str | float | None = None,
+        body: Any = None,
+        min_body_bytes: int = 0,
+    ) -> None:
+        """Answer the next ``times`` requests to ``path`` (None: any path; ``times=None``:
+        forever) with ``status``, optionally with a ``Retry-After`` header and a JSON body."""
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        payload = {"detail": f"injected {status}"} if body is None else body
+        self._add_fault(path, times, FakeResponse.json(status, payload, **headers), min_body_bytes)
+
+    def fail_with(
+        self, error: str = "connection", path: str | None = "/batch/", *, times: int | None = 1
+    ) -> None:
+        """Make the next ``times`` requests fail without an answer: ``"connection"`` (refused or
+        reset) or ``"timeout"``."""
+        if error not in ("connection", "timeout"):
+            raise ValueError("error must be 'connection' or 'timeout'")
+        self._add_fault(path, times, FakeResponse(0, error=error))
+
+    def delay(self, seconds: float, path: str | None = "/batch/", *, times: int | None = 1) -> None:
+        """Answer normally, but only after ``seconds`` (for deadline tests)."""
+        self._add_fault(path, times, FakeResponse(0, error="pass"), delay=seconds)
+
+    def reject_bodies_over(self, max_bytes: int, path: str = "/batch/") -> None:
+        """Answer 413 to every request whose (decompressed) body is larger than ``max_bytes``."""
+        response = FakeResponse.json(413, {"detail": "Request Entity Too Large"})
+        self._add_fault(path, None, response, max_bytes + 1)
+
+    def _add_fault(
+        self,
+        path: str | None,
+        times: int | None,
+        response: FakeResponse,
+        min_body: int = 0,
+        delay: float = 0.0,
+    ) -> None:
+        response.delay = delay
+        with self._lock:
+            self._faults.append(_Fault(path, times, response, min_body))
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+
+    # -- what was received ---------------------------------------------------------------------
+
+    @property
+    def events(self) -> EventList:
+        """Every event accepted so far, in arrival order (a copy)."""
+        with self._lock:
+            return EventList(self._events)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every request received so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._requests)
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.rstrip("/") == path.rstrip("/")]
+
+    def wait_for_events(self, count: int, timeout: float = 5.0) -> EventList:
+        """Block until at least ``count`` events arrived (or ``timeout``); returns the events."""
+        self._wait(lambda: len(self._events) >= count, timeout)
+        return self.events
+
+    def wait_for_requests(self, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        self._wait(lambda: len(self._requests) >= count, timeout)
+        return self.requests
+
+    def _wait(self, condition: Callable[[], bool], timeout: float) -> None:
+        with self._lock:
+            self._lock.wait_for(condition, timeout)
+
+    def reset(self) -> None:
+        """Forget recorded requests, events and faults."""
+        with self._lock:
+            self._requests.clear()
+            self._events.clear()
+            self._faults.clear()
+
+    # -- wiring ----------------------------------------------------------------------------------
+
+    def session(self) -> http.Session:
+        """A ``requests.Session`` whose every request (http and https) is answered in memory."""
+        import requests as http
+
+        from ._adapter import FakeAdapter
+
+        session = http.Session()
+        adapter = FakeAdapter(self)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def client(self, **options: Any) -> Client:
+        """A ``Client`` wired to this fake (fast flush interval, tiny retry delays).
+
+        It is shut down by ``close()``; options override the test-friendly defaults.
+        """
+        from .._client import Client
+
+        settings: dict[str, Any] = {
+            "host": self.host,
+            "personal_api_key": None,
+            "session": self.session(),
+            "flush_interval": 0.01,
+            "retry_base_delay": 0.01,
+            "retry_max_delay": 0.05,
+            "exit_timeout": 1.0,
+        }
+        api_key = options.pop("api_key", self.api_key)
+        settings.update(options)
+        client = Client(api_key, **settings)
+        self._clients.append(client)
+        return client
+
+    def close(self) -> None:
+        """Shut down the clients made by ``client()``."""
+        clients, self._clients = self._clients, []
+        for client in clients:
+            client.shutdown(timeout=2.0)
+
+    def __enter__(self) -> FakePostHog:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -1,0 +1,43 @@
+"""Fixtures shared by the suite.
+
+Any internal error inside the SDK fails the test that caused it (users only get a log line).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from posthog_client import _internal
+from posthog_client.testing import FakePostHog
+
+
+@pytest.fixture(autouse=True)
+def internal_errors_fail_the_test() -> Iterator[list[BaseException]]:
+    errors: list[BaseException] = []
+    previous = _internal.hook
+    _internal.hook = errors.append
+    try:
+        yield errors
+    finally:
+        _internal.hook = previous
+    if errors:
+        raise AssertionError(f"posthog_client raised internally: {errors!r}") from errors[0]
+
+
+@pytest.fixture(autouse=True)
+def no_leftover_non_daemon_threads() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    leftovers = [
+        t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()
+    ]
+    assert not leftovers, f"test left non-daemon threads running: {leftovers}"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePostHog]:
+    with FakePostHog() as server:
+        yield server

@@ -1,0 +1,260 @@
+"""The exact wire shape of every event kind, as it reaches PostHog."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import logging
+import re
+import uuid
+
+import pytest
+
+from posthog_client import __version__
+from posthog_client.testing import FakePostHog
+
+STATIC = {
+    "$lib": "posthog-client",
+    "$lib_version": __version__,
+    "$geoip_disable": True,
+    "$is_server": True,
+}
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+
+
+def sent(fake: FakePostHog, count: int = 1) -> list[dict]:
+    events = fake.wait_for_events(count, timeout=5)
+    assert len(events) == count
+    out = []
+    for event in events:
+        event = dict(event)
+        assert UUID7.match(event.pop("uuid"))
+        stamp = dt.datetime.fromisoformat(event.pop("timestamp"))
+        assert stamp.utcoffset() == dt.timedelta(0)
+        props = dict(event.pop("properties"))
+        for key, value in STATIC.items():
+            assert props.pop(key) == value
+        for key in ("$python_runtime", "$python_version", "$os"):
+            assert isinstance(props.pop(key), str)
+        out.append({**event, "properties": props})
+    return out
+
+
+def test_capture_shape(fake: FakePostHog) -> None:
+    client = fake.client()
+    uid = client.capture("ian@posthog.com", "login", {"plan": "pro"}, groups={"company": "posthog"})
+    assert uid is not None and UUID7.match(uid)
+    assert client.flush()
+    assert sent(fake) == [
+        {
+            "event": "login",
+            "distinct_id": "ian@posthog.com",
+            "properties": {"plan": "pro", "$groups": {"company": "posthog"}},
+        }
+    ]
+    assert fake.events[0].uuid == uid
+
+
+def test_identify_set_set_once_shapes(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.identify("u1", {"email": "a@b.c"})
+    client.set("u1", {"plan": "pro"})
+    client.set_once("u1", {"first_seen": "2026-01-01"})
+    client.flush()
+    assert sent(fake, 3) == [
+        {"event": "$identify", "distinct_id": "u1", "$set": {"email": "a@b.c"}, "properties": {}},
+        {"event": "$set", "distinct_id": "u1", "$set": {"plan": "pro"}, "properties": {}},
+        {
+            "event": "$set_once",
+            "distinct_id": "u1",
+            "$set_once": {"first_seen": "2026-01-01"},
+            "properties": {},
+        },
+    ]
+
+
+def test_alias_shape(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.alias("anon-1", "user-1")
+    client.flush()
+    assert sent(fake) == [
+        {
+            "event": "$create_alias",
+            "distinct_id": "anon-1",
+            "properties": {"distinct_id": "anon-1", "alias": "user-1"},
+        }
+    ]
+
+
+def test_group_identify_uses_a_fixed_personful_id(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.group_identify("company", "acme", {"name": "Acme"})
+    client.group_identify("company", 42, distinct_id="owner-1")
+    client.flush()
+    events = sent(fake, 2)
+    assert events == [
+        {
+            "event": "$groupidentify",
+            "distinct_id": "$company_acme",
+            "properties": {
+                "$group_type": "company",
+                "$group_key": "acme",
+                "$group_set": {"name": "Acme"},
+            },
+        },
+        {
+            "event": "$groupidentify",
+            "distinct_id": "owner-1",
+            "properties": {"$group_type": "company", "$group_key": "42", "$group_set": {}},
+        },
+    ]
+    assert all("$process_person_profile" not in e["properties"] for e in events)
+
+
+def test_batch_body_and_headers(fake: FakePostHog) -> None:
+    client = fake.client(historical_migration=True)
+    client.capture("u1", "e")
+    client.flush()
+    [request] = fake.requests
+    assert request.method == "POST" and request.path == "/batch/"
+    assert request.header("Content-Encoding") == "gzip"
+    assert request.header("Content-Type") == "application/json"
+    assert request.header("User-Agent") == f"posthog-client/{__version__}"
+    assert request.header("Authorization") is None
+    assert set(request.json) == {"api_key", "batch", "sent_at", "historical_migration"}
+    assert request.json["api_key"] == "phc_test"
+    assert request.json["historical_migration"] is True
+    dt.datetime.fromisoformat(request.json["sent_at"])
+
+
+def test_gzip_on_the_wire_is_real_gzip(fake: FakePostHog) -> None:
+    wire: list[bytes] = []
+    original = fake.handle
+
+    def spy(method, path, query, headers, body):  # type: ignore[no-untyped-def]
+        wire.append(body)
+        return original(method, path, query, headers, body)
+
+    fake.handle = spy  # type: ignore[method-assign]
+    client = fake.client()
+    client.capture("u1", "e", {"text": "x" * 5000})
+    client.flush()
+    assert wire[0][:2] == b"\x1f\x8b"
+    assert len(wire[0]) < 1000 < len(gzip.decompress(wire[0]))
+
+
+def test_gzip_can_be_turned_off(fake: FakePostHog) -> None:
+    client = fake.client(gzip=False)
+    client.capture("u1", "e")
+    client.flush()
+    assert fake.requests[0].header("Content-Encoding") is None
+    assert fake.events.names() == ["e"]
+
+
+def test_caller_properties_are_never_overwritten(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.capture("u1", "e", {"$os": "MyOS", "$lib": "mine", "$geoip_disable": False})
+    client.flush()
+    props = fake.events[0].properties
+    assert props["$os"] == "MyOS" and props["$lib"] == "mine" and props["$geoip_disable"] is False
+
+
+def test_disable_geoip_option(fake: FakePostHog) -> None:
+    client = fake.client(disable_geoip=False)
+    client.capture("u1", "e")
+    client.flush()
+    assert fake.events[0].properties["$geoip_disable"] is False
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        (dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc), "2026-01-02T03:04:05+00:00"),
+        (dt.datetime(2026, 1, 2, 3, 4, 5), "2026-01-02T03:04:05+00:00"),
+        (
+            dt.datetime(2026, 1, 2, 5, 4, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2026-01-02T03:04:05+00:00",
+        ),
+        ("2026-01-02T05:04:05+02:00", "2026-01-02T03:04:05+00:00"),
+        ("2026-01-02T03:04:05Z", "2026-01-02T03:04:05+00:00"),
+        ("2026-01-01T22:04:05.250-05:00", "2026-01-02T03:04:05.250000+00:00"),
+        (dt.date(2026, 1, 2), "2026-01-02T00:00:00+00:00"),
+        (1767323045, "2026-01-02T03:04:05+00:00"),
+    ],
+)
+def test_timestamps_become_utc(fake: FakePostHog, given: object, expected: str) -> None:
+    client = fake.client()
+    client.capture("u1", "e", timestamp=given)
+    client.flush()
+    assert fake.events[0]["timestamp"] == expected
+
+
+def test_unreadable_timestamp_uses_now_and_logs(fake: FakePostHog, caplog) -> None:  # type: ignore[no-untyped-def]
+    client = fake.client()
+    assert client.capture("u1", "e", timestamp="last tuesday") is not None
+    client.flush()
+    assert "could not be read" in caplog.text
+    stamp = dt.datetime.fromisoformat(fake.events[0]["timestamp"])
+    assert abs((dt.datetime.now(dt.timezone.utc) - stamp).total_seconds()) < 60
+
+
+def test_values_that_look_like_timestamps_are_left_alone(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.capture("u1", "e", {"when": "2026-01-02T05:04:05+02:00", "day": "2026-01-02"})
+    client.flush()
+    props = fake.events[0].properties
+    assert props["when"] == "2026-01-02T05:04:05+02:00" and props["day"] == "2026-01-02"
+
+
+def test_caller_uuid_is_kept_and_bad_uuid_replaced(fake: FakePostHog, caplog) -> None:  # type: ignore[no-untyped-def]
+    client = fake.client()
+    mine = uuid.uuid4()
+    assert client.capture("u1", "a", uuid=mine) == str(mine)
+    other = client.capture("u1", "b", uuid="not-a-uuid")
+    assert other is not None and UUID7.match(other)
+    assert "not a UUID" in caplog.text
+    client.flush()
+    assert [e.uuid for e in fake.events] == [str(mine), other]
+
+
+def test_distinct_id_is_stringified(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.capture(12345, "e")
+    client.capture(uuid.UUID(int=7), "e")
+    client.flush()
+    assert [e["distinct_id"] for e in fake.events] == ["12345", str(uuid.UUID(int=7))]
+
+
+@pytest.mark.parametrize(
+    ("call", "problem"),
+    [
+        (lambda c: c.capture("", "e"), "distinct_id is empty"),
+        (lambda c: c.capture("   ", "e"), "distinct_id is empty"),
+        (lambda c: c.capture(None, "e"), "distinct_id must be"),
+        (lambda c: c.capture({"id": 1}, "e"), "distinct_id must be"),
+        (lambda c: c.capture(True, "e"), "distinct_id must be"),
+        (lambda c: c.capture("u1", ""), "event must be"),
+        (lambda c: c.capture("u1", None), "event must be"),
+        (lambda c: c.capture("u1", "e", properties=["a"]), "properties must be a dict"),
+        (lambda c: c.capture("u1", "e", groups="acme"), "groups must be"),
+        (lambda c: c.identify("", {"a": 1}), "distinct_id is empty"),
+        (lambda c: c.set("u1", "plan=pro"), "properties must be a dict"),
+        (lambda c: c.alias("", "u2"), "previous_id is empty"),
+        (lambda c: c.group_identify("", "k"), "group_type must be"),
+        (lambda c: c.group_identify("company", None), "group_key must be"),
+    ],
+)
+def test_bad_calls_return_none_with_one_log_line(
+    fake: FakePostHog,
+    caplog: pytest.LogCaptureFixture,
+    call,
+    problem: str,  # type: ignore[no-untyped-def]
+) -> None:
+    client = fake.client()
+    with caplog.at_level(logging.WARNING, logger="posthog_client"):
+        assert call(client) is None
+    lines = [r for r in caplog.records if r.name == "posthog_client"]
+    assert len(lines) == 1 and problem in lines[0].getMessage()
+    client.flush()
+    assert fake.events == []
+    assert client.stats().accepted == 0
