@@ -17,6 +17,7 @@ or the module-level API, configured through module attributes::
 from __future__ import annotations
 
 import logging as _logging
+import os as _os
 import threading as _threading
 from collections.abc import Callable as _Callable
 from typing import Any as _Any
@@ -77,6 +78,15 @@ _SETTINGS = (
 _default: Client | None = None
 _default_settings: tuple[_Any, ...] | None = None
 _default_lock = _threading.Lock()
+
+
+def _new_lock_after_fork() -> None:  # a lock held by another thread at fork would never be freed
+    global _default_lock
+    _default_lock = _threading.Lock()
+
+
+if hasattr(_os, "register_at_fork"):
+    _os.register_at_fork(after_in_child=_new_lock_after_fork)
 _warned_no_key = False
 
 

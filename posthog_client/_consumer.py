@@ -22,7 +22,7 @@ from typing import Any
 from . import _internal, _lifecycle
 from ._batching import batch_body, decode_events, encode_within, finalize
 from ._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
-from ._errors import APIError
+from ._errors import APIError, redact
 from ._ratelog import RateLimitedLog
 from ._retry import is_retryable, parse_retry_after, retry_delay
 from ._transport import Transport
@@ -65,6 +65,7 @@ class Consumer:
         self._config = config
         self._transport = transport
         self._static = dict(static)
+        self._secrets = (config.api_key, config.personal_api_key)
         self._rng = random.Random()
         self._init_state()
         _lifecycle.on_fork(self)
@@ -97,6 +98,9 @@ class Consumer:
         self._building_size = 0
         self._building_since = 0.0
         self._flushes: list[_Flush] = []
+        # After a retryable failure the host gets a rest: no batch goes out before this time, so
+        # an outage costs retry attempts of the oldest batch only, not of every batch.
+        self._cool_until = 0.0
         self._stopping = False
         self._abandon = False
 
@@ -307,6 +311,8 @@ class Consumer:
             self._building, self._building_size = [], 0
 
     def _next_batch(self, now: float, flushing: bool) -> _Batch | None:
+        if now < self._cool_until:
+            return None
         due = [b for b in self._retrying if b.not_before <= now]
         if due:
             batch = min(due, key=lambda b: b.not_before)
@@ -322,6 +328,8 @@ class Consumer:
         return None
 
     def _wait_time(self, now: float) -> float | None:
+        if now < self._cool_until:
+            return self._cool_until - now
         times = [b.not_before - now for b in self._retrying]
         if self._building:
             times.append(self._building_since + self._config.flush_interval - now)
@@ -337,11 +345,12 @@ class Consumer:
         self._requests += 1
         count = len(batch.events)
         if result.ok:
+            self._cool_until = 0.0
             self._sent += count
             self._finished += count
             batch.done = True
             return
-        self._last_error = result.describe()
+        self._last_error = redact(result.describe(), self._secrets)
         if result.status == 413:
             batch.done = True
             if count == 1:
@@ -361,7 +370,7 @@ class Consumer:
                 parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
                 self._rng.random(),
             )
-            batch.not_before = time.monotonic() + delay
+            batch.not_before = self._cool_until = time.monotonic() + delay
             self._retried += count
             self._retrying.append(batch)
             logger.debug(
@@ -373,13 +382,21 @@ class Consumer:
         self._drop_events(count, reason, result.describe(), result.status, batch.events)
 
     def _drop_events(
-        self, count: int, reason: str, detail: str, status: int | None, events: list[Any]
+        self,
+        count: int,
+        reason: str,
+        detail: str,
+        status: int | None,
+        events: list[Any],
+        log: bool = True,
     ) -> None:
         with self._lock:
             self._dropped[reason] += count
             self._finished += count
+        detail = redact(detail, self._secrets)
         self._last_error = f"{reason}: {detail}"
-        self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
+        if log:
+            self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
         callback = self._config.on_error
         if callback is None:
             return
@@ -412,7 +429,9 @@ class Consumer:
             for batch in batches:
                 batch.done = True
             detail = "not delivered before the shutdown deadline"
-            self._drop_events(len(events) + len(queued), "shutdown_deadline", detail, None, events)
+            # shutdown() already logged how many were left: no second line here.
+            count = len(events) + len(queued)
+            self._drop_events(count, "shutdown_deadline", detail, None, events + queued, log=False)
         for marker in self._flushes:
             marker.event.set()
         self._flushes = []

@@ -42,5 +42,13 @@ class APIError(PostHogError):
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
 
 
+def redact(text: str, secrets: tuple[str | None, ...]) -> str:
+    """Remove keys from text that came from elsewhere (a server's error message, say)."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return text
+
+
 class QuotaLimitedError(APIError):
     """The project is over its quota for this product (feature flags, usually)."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import time
 import weakref
 from typing import Protocol
 
@@ -51,13 +50,11 @@ def _after_fork_in_child() -> None:
 
 
 def _at_exit() -> None:
-    started = time.monotonic()
     for obj in list(_exit_aware):
         try:
             obj.close_at_exit()
         except Exception:
             logger.exception("posthog_client: shutdown at exit failed")
-    logger.debug("posthog_client: exit hooks took %.3f s", time.monotonic() - started)
 
 
 if hasattr(os, "register_at_fork"):

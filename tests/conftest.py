@@ -5,6 +5,7 @@ Any internal error inside the SDK fails the test that caused it (users only get 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 
@@ -35,6 +36,16 @@ def no_leftover_non_daemon_threads() -> Iterator[None]:
         t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()
     ]
     assert not leftovers, f"test left non-daemon threads running: {leftovers}"
+
+
+@pytest.fixture(autouse=True)
+def restore_sdk_logger() -> Iterator[None]:
+    """``debug=True`` adds a handler and lowers the level of our logger: undo it per test."""
+    logger = logging.getLogger("posthog_client")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 import pytest
 
@@ -136,7 +135,7 @@ def test_sync_mode_sends_on_the_calling_thread(fake: FakePostHog) -> None:
     fake.fail(status=503, times=1)
     client.capture("u1", "e")
     assert len(fake.events) == 1 and len(fake.requests) == 2
-    assert not [t for t in threading.enumerate() if t.name == "posthog_client-consumer"]
+    assert client._consumer._thread is None  # no background thread was started
 
 
 def test_shutdown_is_idempotent_and_flushes(fake: FakePostHog) -> None:

@@ -9,6 +9,7 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -240,6 +241,14 @@ class FakePostHog:
         """Answer normally, but only after ``seconds`` (for deadline tests)."""
         self._add_fault(path, times, FakeResponse(0, error="pass"), delay=seconds)
 
+    def trickle(
+        self, seconds_per_byte: float, path: str | None = "/batch/", *, times: int | None = None
+    ) -> None:
+        """Answer 200 one byte at a time (loopback server only): a deadline test's worst case."""
+        response = FakeResponse.json(200, {"status": 1})
+        response.trickle = seconds_per_byte
+        self._add_fault(path, times, response)
+
     def reject_bodies_over(self, max_bytes: int, path: str = "/batch/") -> None:
         """Answer 413 to every request whose (decompressed) body is larger than ``max_bytes``."""
         response = FakeResponse.json(413, {"detail": "Request Entity Too Large"})
@@ -311,6 +320,15 @@ class FakePostHog:
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         return session
+
+    def serve(self, port: int = 0, *, log_requests: bool = False) -> AbstractContextManager[str]:
+        """Serve this fake over real HTTP on 127.0.0.1 (``port=0``: any free port).
+
+        ``with fake.serve() as url: client = fake.client(host=url, session=None)``
+        """
+        from ._server import serve
+
+        return serve(self, port, log_requests)
 
     def client(self, **options: Any) -> Client:
         """A ``Client`` wired to this fake (fast flush interval, tiny retry delays).

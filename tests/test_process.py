@@ -1,0 +1,164 @@
+"""Process life: fork (gunicorn --preload, Celery prefork), gevent, and interpreter exit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from posthog_client.testing import FakePostHog
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork with threads (3.12+)
+
+
+@pytest.fixture
+def served(fake: FakePostHog) -> Iterator[str]:
+    with fake.serve() as url:
+        yield url
+
+
+def _wait_child(pid: int, timeout: float = 20.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        time.sleep(0.02)
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+    raise AssertionError("the forked child hung")
+
+
+def _in_child(body: object) -> None:
+    try:
+        ok = body()  # type: ignore[operator]
+        os._exit(0 if ok else 1)
+    except BaseException:
+        os._exit(2)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_parent_and_child_each_deliver_their_own_events(
+    fake: FakePostHog, served: str
+) -> None:
+    client = fake.client(host=served, session=None, flush_interval=60)
+    client.capture("parent", "before fork")  # queued, not yet sent: the parent's to deliver
+    pid = os.fork()
+    if pid == 0:
+
+        def child() -> bool:
+            client.capture("child", "in child")
+            return client.flush(timeout=10) and client.stats().sent == 1
+
+        _in_child(child)
+    assert _wait_child(pid) == 0
+    client.capture("parent", "after fork")
+    assert client.flush(timeout=10)
+    assert sorted(fake.events.names()) == ["after fork", "before fork", "in child"]
+    assert len({e.uuid for e in fake.events}) == 3
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
+    fake: FakePostHog, served: str
+) -> None:
+    import posthog_client
+
+    client = fake.client(host=served, session=None)
+    client.capture("parent", "warm up")
+    client.flush(timeout=5)
+    consumer = client._consumer
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with consumer._lock, consumer._sync_lock, posthog_client._default_lock:
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(5)
+    pid = os.fork()
+    if pid == 0:
+
+        def child() -> bool:
+            client.capture("child", "from child")
+            return client.flush(timeout=10) and posthog_client.get_client() is None
+
+        _in_child(child)
+    release.set()
+    holder.join(5)
+    assert _wait_child(pid) == 0
+    assert fake.events.names() == ["warm up", "from child"]
+
+
+def _run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_delivery_works_under_gevent_monkey_patching() -> None:
+    pytest.importorskip("gevent")
+    result = _run_python(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        from posthog_client.testing import FakePostHog
+
+        with FakePostHog() as fake:
+            client = fake.client()
+            for i in range(500):
+                client.capture("u1", "e", {"i": i})
+            assert client.flush(timeout=10)
+            with fake.serve() as url:
+                real = fake.client(host=url, session=None)
+                real.capture("u1", "over a socket")
+                assert real.flush(timeout=10)
+            print(len(fake.events), client.stats().sent)
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["501", "500"]
+
+
+def test_exit_is_bounded_and_reports_what_was_lost() -> None:
+    result = _run_python(
+        """
+        import logging, socket
+        logging.basicConfig(level=logging.WARNING)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)                     # a black hole: accepts, never answers
+        from posthog_client import Client
+        client = Client("phc_x", host=f"http://127.0.0.1:{sock.getsockname()[1]}", exit_timeout=1)
+        for i in range(5):
+            client.capture("u1", "e")
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert "5 event(s) could not be delivered" in result.stderr
+
+
+def test_exit_is_instant_when_nothing_is_pending() -> None:
+    started = time.monotonic()
+    result = _run_python(
+        """
+        from posthog_client.testing import FakePostHog
+        fake = FakePostHog()
+        client = fake.client(exit_timeout=30)
+        client.capture("u1", "e")
+        client.flush()
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert time.monotonic() - started < 10  # nowhere near the 30 s budget
