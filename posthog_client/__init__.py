@@ -16,6 +16,7 @@ or the module-level API, configured through module attributes::
 
 from __future__ import annotations
 
+import copy as _copy
 import logging as _logging
 import os as _os
 import threading as _threading
@@ -44,10 +45,17 @@ __all__ = [
     "__version__",
     "alias",
     "capture",
+    "feature_enabled",
     "flush",
+    "get_all_flags",
+    "get_all_flags_and_payloads",
     "get_client",
+    "get_feature_flag",
+    "get_feature_flag_payload",
+    "get_feature_flag_result",
     "group_identify",
     "identify",
+    "load_feature_flags",
     "set",
     "set_once",
     "shutdown",
@@ -134,7 +142,9 @@ _R = _TypeVar("_R")
 def _forward(method: _Callable[_Concatenate[Client, _P], _R], neutral: _R) -> _Callable[_P, _R]:
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         client = get_client()
-        return neutral if client is None else method(client, *args, **kwargs)
+        if client is None:
+            return _copy.deepcopy(neutral)  # a fresh dict each time: callers may mutate it
+        return method(client, *args, **kwargs)
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
@@ -149,6 +159,15 @@ alias = _forward(Client.alias, None)
 group_identify = _forward(Client.group_identify, None)
 flush = _forward(Client.flush, True)
 stats = _forward(Client.stats, Stats())
+feature_enabled = _forward(Client.feature_enabled, None)
+get_feature_flag = _forward(Client.get_feature_flag, None)
+get_feature_flag_payload = _forward(Client.get_feature_flag_payload, None)
+get_feature_flag_result = _forward(Client.get_feature_flag_result, None)
+get_all_flags = _forward(Client.get_all_flags, {})
+get_all_flags_and_payloads = _forward(
+    Client.get_all_flags_and_payloads, {"featureFlags": {}, "featureFlagPayloads": {}}
+)
+load_feature_flags = _forward(Client.load_feature_flags, False)
 
 
 def shutdown(timeout: float = 10.0) -> bool:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import functools
 import logging
 import random
@@ -14,8 +16,10 @@ from . import _messages as messages
 from ._batching import finalize
 from ._config import Config, make_config
 from ._consumer import Consumer
+from ._flags import FlagResolver, Query, make_query
+from ._poller import DefinitionsPoller
 from ._transport import Transport
-from ._types import Stats
+from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION
 
 if TYPE_CHECKING:
@@ -38,7 +42,7 @@ def guard(neutral: Any) -> Callable[[F], F]:
                 return method(*args, **kwargs)
             except Exception as exc:
                 _internal.report(exc)
-                return neutral
+                return copy.deepcopy(neutral)  # a fresh dict each time: callers may mutate it
 
         return guarded  # type: ignore[return-value]
 
@@ -91,6 +95,12 @@ class Client:
         self._consumer = Consumer(config, self._transport, self._static)
         self._hooks = config.before_send
         self._closed = False
+        self._poller = (
+            DefinitionsPoller(config, self._transport)
+            if config.personal_api_key and not config.disabled
+            else None
+        )
+        self._flags = FlagResolver(config, self._transport, self._poller, self._flag_called)
         _lifecycle.on_exit(self)
 
     def __repr__(self) -> str:
@@ -116,15 +126,35 @@ class Client:
         groups: Mapping[str, str | int] | None = None,
         timestamp: Any = None,
         uuid: Any = None,
+        send_feature_flags: bool = False,
     ) -> str | None:
-        """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped."""
+        """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped.
+
+        ``send_feature_flags=True`` adds ``$feature/<key>`` and ``$active_feature_flags``
+        (evaluated locally when definitions are loaded, else with one remote call); your own
+        properties win.
+        """
         if self._config.disabled:
             return None
         stamp, uid = self._stamp(timestamp, uuid)
+        props: object = properties
+        if send_feature_flags:
+            props = self._with_flags(distinct_id, properties, groups)
         return self._submit(
             "capture",
-            lambda: messages.capture(distinct_id, event, properties, groups, stamp, uid),
+            lambda: messages.capture(distinct_id, event, props, groups, stamp, uid),
         )
+
+    def _with_flags(self, distinct_id: object, properties: object, groups: object) -> object:
+        try:
+            query = make_query(distinct_id, groups, None, None, None, False)
+        except messages.InvalidCall:
+            return properties  # capture() reports the bad argument
+        flags = self._flags.enrichment(query)
+        if isinstance(properties, Mapping):
+            flags.update(properties)
+            return flags
+        return flags if properties is None else properties
 
     @guard(None)
     def identify(
@@ -260,6 +290,210 @@ class Client:
                 return None
         return event  # type: ignore[no-any-return]
 
+    # -- feature flags -------------------------------------------------------------------------
+
+    @guard(None)
+    def get_feature_flag_result(
+        self,
+        key: str,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        device_id: str | None = None,
+    ) -> FlagResult | None:
+        """Evaluate flag ``key`` for ``distinct_id``: value, payload, reason, where it was decided.
+
+        Local evaluation (with ``personal_api_key``) is tried first; the server is asked only
+        when it cannot decide, unless ``only_evaluate_locally``. Returns None on a bad call.
+        """
+        query = self._query(distinct_id, groups, person_properties, group_properties, device_id)
+        if query is None or not _check_key(key):
+            return None
+        query = _with_local_only(query, only_evaluate_locally)
+        return self._flags.resolve(key, query, send_feature_flag_events)
+
+    @guard(None)
+    def feature_enabled(
+        self,
+        key: str,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        device_id: str | None = None,
+        default: bool | None = None,
+    ) -> bool | None:
+        """True when flag ``key`` is on (any variant counts); ``default`` when unknown."""
+        result = self.get_feature_flag_result(
+            key,
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            device_id=device_id,
+        )
+        if result is None or result.value is None:
+            return default
+        return result.enabled
+
+    @guard(None)
+    def get_feature_flag(
+        self,
+        key: str,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        device_id: str | None = None,
+    ) -> FlagValue | None:
+        """The flag's value: True/False, the variant key, or None when it could not be told."""
+        result = self.get_feature_flag_result(
+            key,
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            device_id=device_id,
+        )
+        return None if result is None else result.value
+
+    @guard(None)
+    def get_feature_flag_payload(
+        self,
+        key: str,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        send_feature_flag_events: bool = True,
+        device_id: str | None = None,
+    ) -> Any:
+        """The decoded JSON payload of the flag's value for this user, or None."""
+        result = self.get_feature_flag_result(
+            key,
+            distinct_id,
+            groups=groups,
+            person_properties=person_properties,
+            group_properties=group_properties,
+            only_evaluate_locally=only_evaluate_locally,
+            send_feature_flag_events=send_feature_flag_events,
+            device_id=device_id,
+        )
+        return None if result is None else result.payload
+
+    @guard({})
+    def get_all_flags(
+        self,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+    ) -> dict[str, FlagValue]:
+        """Every flag's value for this user: local first, one remote call for the rest."""
+        results = self._all(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            device_id,
+        )
+        return {key: r.value for key, r in results.items() if r.value is not None}
+
+    @guard({"featureFlags": {}, "featureFlagPayloads": {}})
+    def get_all_flags_and_payloads(
+        self,
+        distinct_id: str | int,
+        *,
+        groups: Mapping[str, str | int] | None = None,
+        person_properties: Mapping[str, Any] | None = None,
+        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+        only_evaluate_locally: bool = False,
+        device_id: str | None = None,
+    ) -> dict[str, dict[str, Any]]:
+        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
+        results = self._all(
+            distinct_id,
+            groups,
+            person_properties,
+            group_properties,
+            only_evaluate_locally,
+            device_id,
+        )
+        return {
+            "featureFlags": {k: r.value for k, r in results.items() if r.value is not None},
+            "featureFlagPayloads": {
+                k: r.payload for k, r in results.items() if r.enabled and r.payload is not None
+            },
+        }
+
+    @guard(False)
+    def load_feature_flags(self) -> bool:
+        """Fetch flag definitions now (bounded) and keep them fresh; True when loaded.
+
+        Needs ``personal_api_key``. Optional: the first flag call loads them anyway.
+        """
+        if self._poller is None:
+            logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
+            return False
+        return self._poller.load_now()
+
+    def _all(
+        self,
+        distinct_id: object,
+        groups: object,
+        person_properties: object,
+        group_properties: object,
+        only_evaluate_locally: bool,
+        device_id: object,
+    ) -> dict[str, FlagResult]:
+        query = self._query(distinct_id, groups, person_properties, group_properties, device_id)
+        if query is None:
+            return {}
+        return self._flags.resolve_all(_with_local_only(query, only_evaluate_locally))
+
+    def _query(
+        self,
+        distinct_id: object,
+        groups: object,
+        person_properties: object,
+        group_properties: object,
+        device_id: object,
+    ) -> Query | None:
+        if self._config.disabled:
+            return None
+        try:
+            return make_query(
+                distinct_id, groups, person_properties, group_properties, device_id, False
+            )
+        except messages.InvalidCall as exc:
+            logger.warning("posthog_client: flag call ignored: %s", exc)
+            return None
+
+    def _flag_called(
+        self, distinct_id: str, properties: dict[str, Any], groups: Mapping[str, str] | None
+    ) -> None:
+        self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     @guard(False)
@@ -279,6 +513,9 @@ class Client:
         if self._closed:
             return self._consumer.pending() == 0
         self._closed = True
+        if self._poller is not None:
+            self._poller.stop()
+        self._flags.forget_reported()
         left = self._consumer.shutdown(_seconds(timeout))
         self._transport.close()
         _lifecycle.forget(self)
@@ -298,6 +535,19 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def _check_key(key: object) -> bool:
+    if isinstance(key, str) and key:
+        return True
+    logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
+    return False
+
+
+def _with_local_only(query: Query, only_evaluate_locally: bool) -> Query:
+    if not only_evaluate_locally:
+        return query
+    return dataclasses.replace(query, only_evaluate_locally=True)
 
 
 def _seconds(timeout: object) -> float:

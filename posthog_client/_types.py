@@ -44,7 +44,10 @@ class FlagResult:
     """The outcome of one flag check.
 
     ``value`` is ``True``/``False`` for boolean flags and the variant key for multivariate flags,
-    or ``None`` when the flag could not be evaluated (``reason`` then says why).
+    or ``None`` when the flag could not be evaluated (``reason`` then says why). ``unresolved``
+    names why local evaluation could not decide (``missing_property``, ``static_cohort``,
+    ``experience_continuity``, ``unsupported_definition``, ``unresolved_dependency``, ...), also
+    when the server then answered; ``error`` is set when the server could not.
     """
 
     key: str
@@ -56,6 +59,7 @@ class FlagResult:
     flag_version: int | None = None
     request_id: str | None = None
     error: str | None = None
+    unresolved: str | None = None  # why local evaluation could not decide, when it could not
 
     @property
     def enabled(self) -> bool:

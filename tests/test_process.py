@@ -98,6 +98,27 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
     assert fake.events.names() == ["warm up", "from child"]
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_fork_child_keeps_flag_definitions_and_polls_on_its_own(
+    fake: FakePostHog, served: str
+) -> None:
+    fake.set_flag("beta")
+    client = fake.client(host=served, session=None, poll_interval=60)
+    assert client.load_feature_flags()
+    pid = os.fork()
+    if pid == 0:
+
+        def child() -> bool:
+            local = client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+            return local and client.load_feature_flags()
+
+        _in_child(child)
+    assert _wait_child(pid) == 0
+    paths = [r.path for r in fake.requests]
+    assert paths == ["/flags/definitions", "/flags/definitions"]
+    assert fake.requests[1].header("If-None-Match") == fake.definitions_etag
+
+
 def _run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._flagserver import FlagRoutes
 from ._records import Event, EventList, RecordedRequest
 
 if TYPE_CHECKING:
@@ -52,7 +53,8 @@ class _Fault:
     min_body: int = 0  # only bodies at least this big (decompressed) get this answer
 
     def matches(self, path: str, size: int) -> bool:
-        return (self.path is None or path.startswith(self.path)) and size >= self.min_body
+        wanted = self.path is None or path.rstrip("/") == self.path.rstrip("/")
+        return wanted and size >= self.min_body
 
 
 def _strict_constant(name: str) -> Any:
@@ -64,7 +66,7 @@ def parse_strict_json(body: bytes) -> Any:
     return json.loads(body.decode("utf-8"), parse_constant=_strict_constant)
 
 
-class FakePostHog:
+class FakePostHog(FlagRoutes):
     """An in-memory PostHog for tests: records what the SDK sends and answers like PostHog.
 
     >>> fake = FakePostHog()
@@ -96,10 +98,8 @@ class FakePostHog:
             ("POST", "/batch"): self._batch,
         }
         self._clients: list[Client] = []
-        self._extra_init()
-
-    def _extra_init(self) -> None:
-        """Extension point for routes added by subclasses/mixins (flags)."""
+        self._init_flags()
+        self._routes.update(self._flag_routes())
 
     # -- routing core ----------------------------------------------------------------------
 
@@ -339,7 +339,7 @@ class FakePostHog:
 
         settings: dict[str, Any] = {
             "host": self.host,
-            "personal_api_key": None,
+            "personal_api_key": self.personal_api_key,
             "session": self.session(),
             "flush_interval": 0.01,
             "retry_base_delay": 0.01,

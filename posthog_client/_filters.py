@@ -1,0 +1,193 @@
+"""Property filters and cohort property groups: the parsed model and its parser (pure).
+
+Part of parsing the local-evaluation definitions (see `_definitions`), split out to keep modules
+small. Each filter's operator is compiled once here (see `_operators`); anything that cannot be
+evaluated locally becomes a `FixedFilter` holding an `Unknown`, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from posthog_client._operators import Matcher, build_matcher, outcome_for_none
+from posthog_client._unresolved import Outcome, Unknown, UnresolvedReason, brief
+
+MAX_DEPTH = 16  # nesting of property groups; deeper is unsupported (and bounds evaluation)
+
+
+def unsupported(detail: str) -> Unknown:
+    return Unknown(UnresolvedReason.UNSUPPORTED_DEFINITION, detail)
+
+
+def as_int(value: object) -> int | None:
+    """A 64-bit int, else None (a bool is not an int here; nor is a number too long to print)."""
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return value
+    return None
+
+
+def as_id(value: object) -> str | None:
+    """An id as text: a string or a 64-bit int."""
+    if isinstance(value, str):
+        return value
+    number = as_int(value)
+    return None if number is None else str(number)
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyFilter:
+    """A person or group property test, with its operator compiled into `matcher`."""
+
+    key: str
+    operator: str
+    value: object  # the filter's JSON value as sent, for diagnostics only (never evaluated)
+    type: str  # "person", "group", or "" (untyped: follows the condition's aggregation)
+    group_type_index: int | None
+    negation: bool  # only honoured inside cohort property groups, as in PostHog
+    matcher: Matcher
+    on_none: Outcome  # result when the property is present with the value None
+    on_missing: Unknown  # result when the property was not passed
+
+
+@dataclass(frozen=True, slots=True)
+class CohortFilter:
+    """Membership of a cohort shipped in `Definitions.cohorts` (looked up when evaluated)."""
+
+    cohort_id: str
+    not_in: bool
+    negation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FlagDependency:
+    """`{"type": "flag", "operator": "flag_evaluates_to"}`: another flag's value."""
+
+    flag_key: str
+    expected: bool | str
+    dependency_chain: tuple[str, ...]
+    negation: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FixedFilter:
+    """A filter whose outcome is known at parse time: unsupported (an `Unknown`), or a malformed
+    flag dependency, which is a definite False (never a remote call on every evaluation)."""
+
+    outcome: Outcome
+
+
+Filter: TypeAlias = PropertyFilter | CohortFilter | FlagDependency | FixedFilter
+
+
+@dataclass(frozen=True, slots=True)
+class PropertyGroup:
+    """A cohort's AND/OR tree; an empty group matches."""
+
+    type: str  # "AND" or "OR"
+    values: tuple[GroupEntry, ...]
+
+
+GroupEntry: TypeAlias = PropertyGroup | Filter
+
+
+class FilterParser:
+    """Parses filters and property groups; `problem` collects notes for `Definitions.problems`."""
+
+    def __init__(self, matching_version: int, problem: Callable[[str], None]) -> None:
+        self.matching_version = matching_version
+        self.problem = problem
+
+    def filter(self, raw: object) -> Filter:
+        if not isinstance(raw, dict):
+            return FixedFilter(unsupported("property filter is not an object"))
+        ptype = raw.get("type")
+        negation = raw.get("negation") is True
+        if ptype == "cohort":
+            return self.cohort_filter(raw, negation)
+        if ptype == "flag":
+            return self.dependency(raw, negation)
+        if ptype not in (None, "person", "group"):
+            return FixedFilter(
+                unsupported(f"property type {brief(ptype)} is not evaluated locally")
+            )
+        key = raw.get("key")
+        if not isinstance(key, str):
+            return FixedFilter(unsupported("property filter without a string key"))
+        operator = raw.get("operator")
+        if operator is None:
+            operator = "exact"
+        if not isinstance(operator, str):
+            return FixedFilter(unsupported(f"operator {brief(operator)} is not a string"))
+        group_index = raw.get("group_type_index")
+        if group_index is not None and as_int(group_index) is None:
+            return FixedFilter(unsupported(f"group_type_index {brief(group_index)}"))
+        value = raw.get("value")
+        matcher = build_matcher(operator, value, self.matching_version)
+        if isinstance(matcher, Unknown):
+            return FixedFilter(matcher)
+        owner = "group property" if ptype == "group" else "property"
+        if operator == "is_not_set":
+            missing = f"is_not_set on {owner} {key!r}: not passed, so it may be set on the server"
+        else:
+            missing = f"{owner} {key!r} is needed but was not passed"
+        return PropertyFilter(
+            key=key,
+            operator=operator,
+            value=value,
+            type=ptype or "",
+            group_type_index=as_int(group_index),
+            negation=negation,
+            matcher=matcher,
+            on_none=outcome_for_none(operator, matcher),
+            on_missing=Unknown(UnresolvedReason.MISSING_PROPERTY, missing),
+        )
+
+    def cohort_filter(self, raw: dict[str, object], negation: bool) -> Filter:
+        value = raw.get("value")
+        cohort_id = as_id(value)
+        if cohort_id is None:
+            return FixedFilter(unsupported(f"cohort id {brief(value)} is not an id"))
+        operator = raw.get("operator")
+        if operator not in (None, "in", "exact", "not_in"):
+            return FixedFilter(unsupported(f"cohort operator {brief(operator)}"))
+        return CohortFilter(cohort_id, operator == "not_in", negation)
+
+    def dependency(self, raw: dict[str, object], negation: bool) -> Filter:
+        key, value = raw.get("key"), raw.get("value")
+        if (
+            raw.get("operator") != "flag_evaluates_to"
+            or not isinstance(key, str)
+            or not key
+            or not isinstance(value, (bool, str))
+        ):
+            # Malformed: a definite no-match (PostHog/posthog-python#740: never a remote storm).
+            self.problem(f"malformed flag dependency {brief(raw.get('key'))} (evaluates to false)")
+            return FixedFilter(False)
+        chain = raw.get("dependency_chain")
+        unresolved = UnresolvedReason.UNRESOLVED_DEPENDENCY
+        if not isinstance(chain, list) or not all(isinstance(k, str) for k in chain):
+            return FixedFilter(Unknown(unresolved, f"dependency on {key!r} has no chain"))
+        if not chain:
+            # The server sends an empty chain for a circular dependency.
+            return FixedFilter(Unknown(unresolved, f"circular dependency on {key!r}"))
+        return FlagDependency(key, value, tuple(chain), negation)
+
+    def group(self, raw: object, depth: int = 0) -> GroupEntry:
+        if depth > MAX_DEPTH:
+            return FixedFilter(unsupported("property groups nested too deeply"))
+        if isinstance(raw, dict) and not raw:
+            return PropertyGroup("AND", ())  # `{}` matches everyone
+        if not isinstance(raw, dict):
+            return FixedFilter(unsupported("property group is not an object"))
+        gtype, values = raw.get("type"), raw.get("values")
+        if gtype not in ("AND", "OR") or not isinstance(values, list):
+            return FixedFilter(unsupported("malformed property group (type/values)"))
+        entries: list[GroupEntry] = []
+        for entry in values:
+            nested = isinstance(entry, dict) and (
+                "values" in entry or entry.get("type") in ("AND", "OR")
+            )
+            entries.append(self.group(entry, depth + 1) if nested else self.filter(entry))
+        return PropertyGroup(str(gtype), tuple(entries))

@@ -1,0 +1,318 @@
+"""Flag resolution: local evaluation first, the remote ``/flags`` endpoint only when local
+evaluation cannot decide, and ``$feature_flag_called`` events deduplicated in a bounded LRU."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import _remote
+from ._config import Config
+from ._definitions import EMPTY_DEFINITIONS, Definitions
+from ._evaluation import Decided, EvalContext, FlagOutcome, evaluate_flag, evaluate_flags
+from ._messages import InvalidCall, check_distinct_id
+from ._poller import DefinitionsPoller
+from ._ratelog import RateLimitedLog
+from ._transport import HTTPResult, Transport
+from ._types import FlagResult, FlagValue
+
+logger = logging.getLogger("posthog_client")
+
+FLAGS_PATH = "/flags/?v=2"
+_RETRY_DELAY = 0.3
+_DEDUP_SIZE = 50_000
+
+Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None], None]
+
+
+@dataclass(frozen=True)
+class Query:
+    """One flag call's inputs, validated once."""
+
+    distinct_id: str
+    groups: Mapping[str, str]
+    person_properties: Mapping[str, Any]
+    group_properties: Mapping[str, Mapping[str, Any]]
+    device_id: str | None
+    only_evaluate_locally: bool
+
+    def context(self) -> EvalContext:
+        return EvalContext(
+            self.distinct_id,
+            self.person_properties,
+            self.groups,
+            self.group_properties,
+            self.device_id,
+        )
+
+
+def make_query(
+    distinct_id: object,
+    groups: object,
+    person_properties: object,
+    group_properties: object,
+    device_id: object,
+    only_evaluate_locally: object,
+) -> Query:
+    """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one."""
+    did = check_distinct_id(distinct_id)
+    if groups is not None and not isinstance(groups, Mapping):
+        raise InvalidCall("groups must be a dict of group type to group key")
+    if person_properties is not None and not isinstance(person_properties, Mapping):
+        raise InvalidCall("person_properties must be a dict")
+    if group_properties is not None and not (
+        isinstance(group_properties, Mapping)
+        and all(isinstance(v, Mapping) for v in group_properties.values())
+    ):
+        raise InvalidCall("group_properties must be a dict of group type to a dict")
+    if device_id is not None and not isinstance(device_id, str):
+        raise InvalidCall("device_id must be a string")
+    return Query(
+        did,
+        {str(k): str(v) for k, v in groups.items()} if groups else {},
+        person_properties or {},
+        group_properties or {},
+        device_id,
+        bool(only_evaluate_locally),
+    )
+
+
+class FlagResolver:
+    def __init__(
+        self, config: Config, transport: Transport, poller: DefinitionsPoller | None, emit: Emit
+    ) -> None:
+        self._config = config
+        self._transport = transport
+        self._poller = poller
+        self._emit = emit
+        self._reported: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._reported_lock = threading.Lock()
+        self._log = RateLimitedLog()
+
+    # -- definitions -----------------------------------------------------------------------------
+
+    def definitions(self) -> Definitions:
+        poller = self._poller
+        if poller is None:
+            return EMPTY_DEFINITIONS
+        snapshot = poller.snapshot
+        if not snapshot.loaded:
+            poller.ensure_started(wait=self._config.flags_timeout)
+            snapshot = poller.snapshot
+        return snapshot
+
+    # -- one flag ----------------------------------------------------------------------------------
+
+    def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult:
+        defs = self.definitions()
+        outcome = evaluate_flag(defs, key, query.context(), _now())
+        if isinstance(outcome, Decided):
+            result = _local_result(outcome)
+        elif query.only_evaluate_locally:
+            result = FlagResult(
+                key,
+                None,
+                reason=f"not evaluated locally: {outcome.detail}",
+                unresolved=outcome.reason.value,
+            )
+        else:
+            result = self._remote_one(key, query, outcome.reason.value)
+        if send_event:
+            self._report(result, query)
+        return result
+
+    def _remote_one(self, key: str, query: Query, unresolved: str | None) -> FlagResult:
+        remote, error = self.fetch_remote(query, [key])
+        if remote is None:
+            return FlagResult(key, None, reason=error, error=error, unresolved=unresolved)
+        record = remote.flags.get(key)
+        errors = ["errors_while_computing_flags"] if remote.errors_while_computing else []
+        if record is None:
+            errors.append("flag_missing")
+            return FlagResult(
+                key,
+                None,
+                reason="not in the server's answer",
+                request_id=remote.request_id,
+                error=",".join(errors),
+                unresolved=unresolved,
+            )
+        return FlagResult(
+            key,
+            record.value,
+            payload=_remote.decode_payload(record.payload),
+            reason=record.reason,
+            flag_id=record.flag_id,
+            flag_version=record.version,
+            request_id=remote.request_id,
+            error=",".join(errors) or None,
+            unresolved=unresolved,
+        )
+
+    # -- all flags ---------------------------------------------------------------------------------
+
+    def resolve_all(self, query: Query) -> dict[str, FlagResult]:
+        defs = self.definitions()
+        results: dict[str, FlagResult] = {}
+        undecided: list[str] = []
+        outcomes: dict[str, FlagOutcome] = (
+            evaluate_flags(defs, query.context(), _now()) if defs.loaded else {}
+        )
+        for key, outcome in outcomes.items():
+            if isinstance(outcome, Decided):
+                results[key] = _local_result(outcome)
+            else:
+                undecided.append(key)
+        if query.only_evaluate_locally or (defs.loaded and not undecided):
+            return results
+        remote, _error = self.fetch_remote(query, undecided if defs.loaded else None)
+        if remote is None:
+            return results  # what could be decided locally
+        for key, record in remote.flags.items():
+            if key not in results:
+                results[key] = FlagResult(
+                    key,
+                    record.value,
+                    payload=_remote.decode_payload(record.payload),
+                    reason=record.reason,
+                    flag_id=record.flag_id,
+                    flag_version=record.version,
+                    request_id=remote.request_id,
+                )
+        return results
+
+    # -- remote ------------------------------------------------------------------------------------
+
+    def fetch_remote(
+        self, query: Query, keys: list[str] | None
+    ) -> tuple[_remote.RemoteFlags | None, str | None]:
+        """One ``/flags`` call: a single retry after 0.3 s on connection errors, timeouts, 502
+        and 504, all within one ``flags_timeout`` deadline. Returns (answer, error code)."""
+        config = self._config
+        body = _remote.request_body(
+            config.api_key,
+            query.distinct_id,
+            groups=query.groups,
+            person_properties=query.person_properties,
+            group_properties=query.group_properties,
+            geoip_disable=config.disable_geoip,
+            flag_keys=keys,
+            device_id=query.device_id,
+        )
+        data = json.dumps(body, default=str).encode("utf-8")
+        deadline = time.monotonic() + config.flags_timeout
+        result = self._transport.post_json(FLAGS_PATH, data, deadline=config.flags_timeout)
+        if _worth_retry(result):
+            left = deadline - time.monotonic() - _RETRY_DELAY
+            if left > 0.05:
+                time.sleep(_RETRY_DELAY)
+                result = self._transport.post_json(FLAGS_PATH, data, deadline=left)
+        error = _error_code(result)
+        if error is not None:
+            self._log.warning("remote", "remote flag evaluation failed (%s)", error)
+            return None, error
+        try:
+            parsed = _remote.parse_response(json.loads(result.body))
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            self._log.warning("remote", "remote flag evaluation gave an unreadable answer")
+            return None, "unknown_error"
+        if parsed.quota_limited:
+            self._log.warning("quota", "feature flags are over quota; remote flags are off")
+            return None, "quota_limited"
+        return parsed, None
+
+    # -- $feature_flag_called --------------------------------------------------------------------
+
+    def _report(self, result: FlagResult, query: Query) -> None:
+        groups = tuple(sorted(query.groups.items()))
+        marker = (query.distinct_id, result.key, _value_key(result.value), groups)
+        with self._reported_lock:
+            if marker in self._reported:
+                self._reported.move_to_end(marker)
+                return
+            self._reported[marker] = None
+            if len(self._reported) > _DEDUP_SIZE:
+                self._reported.popitem(last=False)
+        props: dict[str, Any] = {
+            "$feature_flag": result.key,
+            "$feature_flag_response": result.value,
+            "locally_evaluated": result.locally_evaluated,
+            f"$feature/{result.key}": result.value,
+        }
+        optional = {
+            "$feature_flag_payload": result.payload,
+            "$feature_flag_reason": result.reason,
+            "$feature_flag_id": result.flag_id,
+            "$feature_flag_version": result.flag_version,
+            "$feature_flag_request_id": result.request_id,
+            "$feature_flag_error": result.error,
+        }
+        props.update((k, v) for k, v in optional.items() if v is not None)
+        self._emit(query.distinct_id, props, query.groups or None)
+
+    def forget_reported(self) -> None:
+        with self._reported_lock:
+            self._reported.clear()
+
+    # -- enrichment of ordinary events -----------------------------------------------------------
+
+    def enrichment(self, query: Query) -> dict[str, Any]:
+        """``$feature/<key>`` and ``$active_feature_flags`` for ``send_feature_flags=True``:
+        local only when definitions are loaded (undecided flags are left out), remote otherwise."""
+        defs = self.definitions()
+        values: dict[str, FlagValue] = {}
+        if defs.loaded:
+            for key, outcome in evaluate_flags(defs, query.context(), _now()).items():
+                if isinstance(outcome, Decided):
+                    values[key] = outcome.value
+        else:
+            remote, _error = self.fetch_remote(query, None)
+            if remote is not None:
+                values = {key: record.value for key, record in remote.flags.items()}
+        props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
+        props["$active_feature_flags"] = sorted(k for k, v in values.items() if v is not False)
+        return props
+
+
+def _value_key(value: FlagValue | None) -> tuple[str, object]:
+    return (type(value).__name__, value)  # True and "true" are different responses
+
+
+def _local_result(outcome: Decided) -> FlagResult:
+    return FlagResult(
+        outcome.key,
+        outcome.value,
+        payload=_remote.decode_payload(outcome.payload),
+        reason=outcome.reason,
+        locally_evaluated=True,
+        flag_id=outcome.flag_id,
+        flag_version=outcome.flag_version,
+    )
+
+
+def _worth_retry(result: HTTPResult) -> bool:
+    return result.status is None or result.status in (502, 504)
+
+
+def _error_code(result: HTTPResult) -> str | None:
+    if result.ok:
+        return None
+    if result.status is None:
+        error = result.error or ""
+        return "timeout" if ("timed out" in error or "within" in error) else "connection_error"
+    if result.status == 402:
+        return "quota_limited"
+    return f"api_error_{result.status}"
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

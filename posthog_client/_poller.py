@@ -1,0 +1,154 @@
+"""Keeps an immutable snapshot of the flag definitions fresh, on one background thread.
+
+Readers take ``poller.snapshot`` (one attribute read, no lock); the poller swaps in a whole new
+snapshot. A failed fetch keeps the last good snapshot; 401/402 clear it. The first flag call
+waits for the first load only up to a short bound, and a failed load never turns flag calls
+into synchronous fetches: the next attempt is the poller's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+
+from . import _internal, _lifecycle
+from ._config import Config
+from ._definitions import EMPTY_DEFINITIONS, Definitions, DefinitionsError, parse_definitions
+from ._errors import redact
+from ._ratelog import RateLimitedLog
+from ._transport import Transport
+
+logger = logging.getLogger("posthog_client")
+
+DEFINITIONS_PATH = "/flags/definitions"
+FETCH_DEADLINE = 10.0
+
+
+class DefinitionsPoller:
+    def __init__(self, config: Config, transport: Transport) -> None:
+        self._config = config
+        self._transport = transport
+        self.snapshot: Definitions = EMPTY_DEFINITIONS
+        self._init_state()
+        _lifecycle.on_fork(self)
+
+    def _init_state(self) -> None:
+        self._thread: threading.Thread | None = None
+        self._first_attempt = threading.Event()
+        self._stop = threading.Event()
+        self._start_lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+        self._log = RateLimitedLog(60.0)
+        self._cleared_for: int | None = None
+
+    def reset_after_fork(self) -> None:
+        """The child keeps the parent's snapshot and polls on a thread of its own."""
+        had_loaded = self._first_attempt.is_set()
+        self._init_state()
+        if had_loaded:
+            self._first_attempt.set()
+
+    def ensure_started(self, wait: float) -> None:
+        """Start polling if not yet started; wait at most ``wait`` s for the first attempt."""
+        if self._thread is None:
+            self._start()
+        if not self._first_attempt.is_set():
+            self._first_attempt.wait(wait)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is not None or self._stop.is_set():
+                return
+            thread = threading.Thread(target=self._run, name="posthog_client-flags", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutting down
+                return
+            self._thread = thread
+
+    def load_now(self) -> bool:
+        """Fetch on the calling thread (bounded), then keep polling. True when loaded."""
+        self.fetch()
+        self._start()
+        return self.snapshot.loaded
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        rng = random.Random()
+        fetch_now = not self._first_attempt.is_set()  # load_now() may have just fetched
+        while True:
+            if fetch_now:
+                try:
+                    self.fetch()
+                except Exception as exc:  # never expected: report, keep the snapshot, go on
+                    _internal.report(exc)
+                    self._first_attempt.set()
+            fetch_now = True
+            jitter = 0.9 + 0.2 * rng.random()  # spread the polls of many processes
+            if self._stop.wait(self._config.poll_interval * jitter):
+                return
+
+    def fetch(self) -> None:
+        with self._fetch_lock:
+            try:
+                self._fetch()
+            finally:
+                self._first_attempt.set()
+
+    def _fetch(self) -> None:
+        config = self._config
+        current = self.snapshot
+        headers = {"Authorization": f"Bearer {config.personal_api_key}"}
+        if current.etag:
+            headers["If-None-Match"] = current.etag
+        result = self._transport.get(
+            DEFINITIONS_PATH,
+            params={"token": config.api_key, "send_cohorts": ""},
+            headers=headers,
+            deadline=FETCH_DEADLINE,
+        )
+        if result.status == 304:
+            return
+        if result.status in (401, 402):
+            self.snapshot = EMPTY_DEFINITIONS
+            if self._cleared_for != result.status:
+                self._cleared_for = result.status
+                if result.status == 401:
+                    logger.error(
+                        "posthog_client: the personal API key was refused (401); local flag "
+                        "evaluation is off until it is accepted, flags are evaluated remotely"
+                    )
+                else:
+                    logger.warning(
+                        "posthog_client: feature flags are over quota (402); local flag "
+                        "definitions were cleared"
+                    )
+            return
+        if not result.ok:
+            detail = redact(result.describe(), (config.api_key, config.personal_api_key))
+            self._log.warning(
+                "definitions", "could not load flag definitions (%s); keeping the last ones", detail
+            )
+            return
+        try:
+            raw = json.loads(result.body)
+            etag = result.headers.get("ETag")
+            snapshot = parse_definitions(raw, etag)
+        except (ValueError, DefinitionsError) as exc:
+            self._log.warning(
+                "definitions", "flag definitions were malformed (%s); keeping the last ones", exc
+            )
+            return
+        self._cleared_for = None
+        if snapshot.problems and snapshot.etag != current.etag:
+            logger.warning(
+                "posthog_client: %d part(s) of the flag definitions cannot be evaluated locally "
+                "and will be asked of the server: %s",
+                len(snapshot.problems),
+                "; ".join(snapshot.problems[:5]),
+            )
+        self.snapshot = snapshot

@@ -1,0 +1,210 @@
+"""The fake's feature-flag side: definitions served with ETags, and ``/flags`` answered by our
+own evaluator over the same definitions, so local and remote evaluation agree by construction."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .._definitions import EMPTY_DEFINITIONS, Definitions, parse_definitions
+from .._evaluation import Decided, EvalContext, evaluate_flags
+from ._records import RecordedRequest
+
+DEFINITION_PATHS = ("/flags/definitions", "/api/feature_flag/local_evaluation")
+
+
+class FlagRoutes:
+    """Mixed into ``FakePostHog``; its state lives behind the fake's lock."""
+
+    api_key: str
+    personal_api_key: str
+    _lock: threading.Condition
+
+    def _init_flags(self) -> None:
+        self._raw_definitions: dict[str, Any] = {"flags": [], "group_type_mapping": {}}
+        self._server_view: Definitions = EMPTY_DEFINITIONS
+        self._etag = ""
+        self._remote_overrides: dict[str, dict[str, Any]] = {}
+        self._quota_limited = False
+        self._set_raw({"flags": [], "group_type_mapping": {}, "cohorts": {}})
+
+    # -- state helpers ---------------------------------------------------------------------------
+
+    def set_definitions(self, raw: Mapping[str, Any]) -> None:
+        """Serve exactly these definitions (the JSON of ``GET /flags/definitions``)."""
+        self._set_raw(copy.deepcopy(dict(raw)))
+
+    def set_flag(
+        self,
+        key: str,
+        *,
+        rollout: float = 100,
+        variants: Mapping[str, float] | None = None,
+        payload: Any = None,
+        filters: Mapping[str, Any] | None = None,
+        active: bool = True,
+        group_type: str | None = None,
+    ) -> None:
+        """Add or replace one flag, for the common cases.
+
+        ``variants`` maps variant keys to percentages; ``payload`` is the payload of ``True``, or a
+        dict of variant key to payload for multivariate flags; ``group_type`` makes it a group
+        flag; ``filters`` are merged over the generated ones for anything else.
+        """
+        with self._lock:
+            raw = copy.deepcopy(self._raw_definitions)
+        flags = [f for f in raw.get("flags", []) if f.get("key") != key]
+        mapping = raw.setdefault("group_type_mapping", {})
+        built: dict[str, Any] = {
+            "groups": [{"properties": [], "rollout_percentage": rollout}],
+            "payloads": {},
+        }
+        if variants:
+            built["multivariate"] = {
+                "variants": [{"key": k, "rollout_percentage": p} for k, p in variants.items()]
+            }
+            if isinstance(payload, Mapping):
+                built["payloads"] = {k: json.dumps(v) for k, v in payload.items()}
+        elif payload is not None:
+            built["payloads"] = {"true": json.dumps(payload)}
+        if group_type is not None:
+            index = next((i for i, name in mapping.items() if name == group_type), None)
+            if index is None:
+                index = str(len(mapping))
+                mapping[index] = group_type
+            built["aggregation_group_type_index"] = int(index)
+        built.update(filters or {})
+        flag_id = 1 + max((f.get("id", 0) for f in flags if isinstance(f, dict)), default=0)
+        flags.append({"id": flag_id, "key": key, "active": active, "filters": built})
+        raw["flags"] = flags
+        self._set_raw(raw)
+
+    def set_remote_flags(self, distinct_id: str, flags: Mapping[str, Any]) -> None:
+        """What the server knows and the definitions cannot tell (static cohorts, stored
+        properties, experience continuity): ``/flags`` answers these values for this user."""
+        with self._lock:
+            self._remote_overrides[str(distinct_id)] = dict(flags)
+
+    def set_quota_limited(self, limited: bool = True) -> None:
+        with self._lock:
+            self._quota_limited = limited
+
+    @property
+    def definitions_etag(self) -> str:
+        return self._etag
+
+    def _set_raw(self, raw: dict[str, Any]) -> None:
+        text = json.dumps(raw, sort_keys=True)
+        server_raw = json.loads(text)
+        for flag in server_raw.get("flags", []):  # the server holds the continuity hash keys
+            if isinstance(flag, dict):
+                flag["ensure_experience_continuity"] = False
+        try:
+            view = parse_definitions(server_raw)
+        except ValueError:
+            view = EMPTY_DEFINITIONS
+        with self._lock:
+            self._raw_definitions = raw
+            self._server_view = view
+            self._etag = '"' + hashlib.sha1(text.encode()).hexdigest()[:16] + '"'
+
+    # -- routes ----------------------------------------------------------------------------------
+
+    def _flag_routes(self) -> dict[tuple[str, str], Any]:
+        routes = {("GET", path): self._definitions_route for path in DEFINITION_PATHS}
+        routes[("POST", "/flags")] = self._flags_route
+        routes[("POST", "/decide")] = self._flags_route
+        return routes
+
+    def _definitions_route(self, request: RecordedRequest) -> Any:
+        from ._fake import FakeResponse
+
+        auth = request.header("Authorization") or ""
+        if auth != f"Bearer {self.personal_api_key}":
+            return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
+        if request.query.get("token") != self.api_key:
+            return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad token"})
+        with self._lock:
+            raw, etag = self._raw_definitions, self._etag
+        if request.header("If-None-Match") == etag:
+            return FakeResponse(304, b"", {"ETag": etag})
+        return FakeResponse.json(200, raw, ETag=etag)
+
+    def _flags_route(self, request: RecordedRequest) -> Any:
+        from ._fake import FakeResponse
+
+        body = request.json
+        if not isinstance(body, dict) or not isinstance(body.get("distinct_id"), str):
+            return FakeResponse.json(400, {"type": "validation_error", "detail": "distinct_id"})
+        if body.get("api_key") != self.api_key:
+            return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
+        if request.header("Authorization"):
+            return FakeResponse.json(400, {"detail": "/flags takes no Authorization header"})
+        with self._lock:
+            view = self._server_view
+            overrides = dict(self._remote_overrides.get(body["distinct_id"], {}))
+            quota = self._quota_limited
+        if quota:
+            return FakeResponse.json(200, {"flags": {}, "quotaLimited": ["feature_flags"]})
+        return FakeResponse.json(200, _answer(view, body, overrides))
+
+
+def _mapping(value: object) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _answer(view: Definitions, body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    groups = {str(k): str(v) for k, v in _mapping(body.get("groups")).items()}
+    group_props = {k: _mapping(v) for k, v in _mapping(body.get("group_properties")).items()}
+    ctx = EvalContext(
+        body["distinct_id"],
+        _mapping(body.get("person_properties")),
+        groups,
+        group_props,
+        body.get("device_id") if isinstance(body.get("device_id"), str) else None,
+    )
+    keys = body.get("flag_keys_to_evaluate")
+    wanted = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else None
+    outcomes = evaluate_flags(view, ctx, dt.datetime.now(dt.timezone.utc), wanted)
+    flags: dict[str, Any] = {}
+    for key, outcome in outcomes.items():
+        flag = view.flags.get(key)
+        if flag is None and key not in overrides:
+            continue
+        if key in overrides:
+            value = overrides[key]
+            reason = {"code": "override", "description": "set_remote_flags"}
+        elif isinstance(outcome, Decided):
+            value = outcome.value
+            reason = {"code": "matched_condition", "description": outcome.reason}
+        else:  # what the server cannot see in the request counts as not matching here
+            value = False
+            reason = {"code": "no_matching_condition", "description": outcome.detail}
+        payload = flag.payload_for(value) if flag is not None else None
+        flags[key] = {
+            "key": key,
+            "enabled": value is not False,
+            "variant": value if isinstance(value, str) else None,
+            "reason": reason,
+            "metadata": {
+                "id": flag.id if flag else None,
+                "version": flag.version if flag else None,
+                "payload": payload,
+            },
+        }
+    for key, value in overrides.items():  # server-only flags the definitions do not have
+        if key not in flags and (wanted is None or key in wanted):
+            flags[key] = {
+                "key": key,
+                "enabled": value is not False,
+                "variant": value if isinstance(value, str) else None,
+                "reason": {"code": "override", "description": "set_remote_flags"},
+                "metadata": {"id": None, "version": None, "payload": None},
+            }
+    return {"flags": flags, "errorsWhileComputingFlags": False, "requestId": str(uuid.uuid4())}

@@ -1,0 +1,142 @@
+"""Table-driven tests of the pure evaluator: tests/cases/flag_evaluation.json (see its "about")."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from posthog_client._definitions import EMPTY_DEFINITIONS, parse_definitions
+from posthog_client._evaluation import (
+    Decided,
+    EvalContext,
+    Undecided,
+    evaluate_flag,
+    evaluate_flags,
+)
+from posthog_client._unresolved import UnresolvedReason
+
+_TABLE = json.loads((Path(__file__).parent / "cases" / "flag_evaluation.json").read_text("utf-8"))
+CASES: list[dict[str, Any]] = _TABLE["cases"]
+
+
+def _context(raw: dict[str, Any]) -> EvalContext:
+    return EvalContext(
+        distinct_id=raw["distinct_id"],
+        person_properties=raw.get("person_properties", {}),
+        groups=raw.get("groups", {}),
+        group_properties=raw.get("group_properties", {}),
+        device_id=raw.get("device_id"),
+    )
+
+
+def _run(case: dict[str, Any]) -> Decided | Undecided:
+    raw = case["definitions"]
+    defs = EMPTY_DEFINITIONS if raw is None else parse_definitions(raw)
+    now = datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
+    return evaluate_flag(defs, case["flag"], _context(case["context"]), now)
+
+
+def test_table_is_large_and_named_uniquely() -> None:
+    names = [case["name"] for case in CASES]
+    assert len(names) >= 80
+    assert len(set(names)) == len(names)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_flag_evaluation(case: dict[str, Any]) -> None:
+    result = _run(case)
+    expected = case["expected"]
+    assert result.key == case["flag"]
+    if "undecided" in expected:
+        assert isinstance(result, Undecided), result
+        assert result.reason is UnresolvedReason(expected["undecided"]), result
+        assert result.detail  # always says what to pass or fix
+        return
+    assert isinstance(result, Decided), result
+    assert result.value == expected["value"] and type(result.value) is type(expected["value"])
+    for field in ("variant", "payload", "reason", "condition_index"):
+        if field in expected:
+            assert getattr(result, field) == expected[field], (field, result)
+    if isinstance(result.value, str):
+        assert result.variant == result.value
+
+
+def test_decided_carries_flag_id_and_version() -> None:
+    defs = parse_definitions(
+        {
+            "flags": [
+                {"id": 9, "version": 4, "key": "f", "active": True, "filters": {"groups": [{}]}}
+            ]
+        }
+    )
+    result = evaluate_flag(defs, "f", EvalContext("u"), datetime(2025, 1, 1))
+    assert isinstance(result, Decided)
+    assert (result.flag_id, result.flag_version, result.value) == (9, 4, True)
+
+
+def test_evaluate_flags_evaluates_everything_in_definition_order() -> None:
+    defs = parse_definitions(
+        {
+            "flags": [
+                {"key": "b", "active": True, "filters": {"groups": [{}]}},
+                {"key": "a", "active": False},
+                {
+                    "key": "c",
+                    "active": True,
+                    "filters": {"groups": [{"properties": [{"key": "p", "value": "x"}]}]},
+                },
+            ]
+        }
+    )
+    results = evaluate_flags(defs, EvalContext("u"), datetime(2025, 1, 1))
+    assert list(results) == ["b", "a", "c"]
+    assert [type(r).__name__ for r in results.values()] == ["Decided", "Decided", "Undecided"]
+    some = evaluate_flags(defs, EvalContext("u"), datetime(2025, 1, 1), keys=["a", "zz"])
+    assert (
+        isinstance(some["zz"], Undecided) and some["zz"].reason is UnresolvedReason.FLAG_NOT_FOUND
+    )
+    empty = evaluate_flags(EMPTY_DEFINITIONS, EvalContext("u"), datetime(2025, 1, 1), keys=["a"])
+    assert isinstance(empty["a"], Undecided)
+    assert empty["a"].reason is UnresolvedReason.NO_DEFINITIONS
+
+
+def test_shared_dependency_is_evaluated_once_per_request() -> None:
+    dep = {"key": "parent", "type": "flag", "operator": "flag_evaluates_to", "value": True}
+    children = [
+        {
+            "key": f"child{i}",
+            "active": True,
+            "filters": {"groups": [{"properties": [{**dep, "dependency_chain": ["parent"]}]}]},
+        }
+        for i in range(3)
+    ]
+    defs = parse_definitions(
+        {"flags": [{"key": "parent", "active": True, "filters": {"groups": [{}]}}, *children]}
+    )
+    results = evaluate_flags(defs, EvalContext("u"), datetime(2025, 1, 1))
+    assert all(isinstance(r, Decided) and r.value is True for r in results.values())
+
+
+def test_caller_mappings_are_not_mutated() -> None:
+    person: dict[str, object] = {"plan": "pro"}
+    groups = {"company": "acme"}
+    group_props: dict[str, dict[str, object]] = {"company": {}}
+    defs = parse_definitions(
+        {
+            "flags": [
+                {
+                    "key": "f",
+                    "active": True,
+                    "filters": {"groups": [{"properties": [{"key": "distinct_id", "value": "u"}]}]},
+                }
+            ],
+            "group_type_mapping": {"0": "company"},
+        }
+    )
+    ctx = EvalContext("u", person, groups, group_props)
+    assert isinstance(evaluate_flag(defs, "f", ctx, datetime(2025, 1, 1)), Decided)
+    assert person == {"plan": "pro"} and group_props == {"company": {}}
