@@ -28,6 +28,7 @@ from typing import TypeVar as _TypeVar
 
 from ._client import Client
 from ._config import DEFAULT_HOST as _DEFAULT_HOST
+from ._context import identify_context, new_context, set_context_session, tag
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
 from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION as __version__
@@ -55,11 +56,15 @@ __all__ = [
     "get_feature_flag_result",
     "group_identify",
     "identify",
+    "identify_context",
     "load_feature_flags",
+    "new_context",
     "set",
+    "set_context_session",
     "set_once",
     "shutdown",
     "stats",
+    "tag",
 ]
 
 # -- module-level configuration, read when the default client is first needed -------------------

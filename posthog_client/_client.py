@@ -8,10 +8,11 @@ import functools
 import logging
 import random
 import time
+import uuid as uuidlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _internal, _lifecycle
+from . import _context, _internal, _lifecycle
 from . import _messages as messages
 from ._batching import finalize
 from ._config import Config, make_config
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("posthog_client")
 
 F = TypeVar("F", bound=Callable[..., Any])
+_ONLY_EVENT: Any = object()  # capture() was called with one argument: the event
 
 
 def guard(neutral: Any) -> Callable[[F], F]:
@@ -119,8 +121,8 @@ class Client:
     @guard(None)
     def capture(
         self,
-        distinct_id: str | int,
-        event: str,
+        distinct_id: str | int | None,
+        event: str = _ONLY_EVENT,
         properties: Mapping[str, Any] | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
@@ -130,14 +132,25 @@ class Client:
     ) -> str | None:
         """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped.
 
-        ``send_feature_flags=True`` adds ``$feature/<key>`` and ``$active_feature_flags``
-        (evaluated locally when definitions are loaded, else with one remote call); your own
-        properties win.
+        Inside a request context (``new_context()`` + ``identify_context()``), ``capture(event)``
+        with a single argument takes the distinct id from the context; without any distinct id
+        the event is sent personless. Context tags and ``$session_id`` are added under your own
+        properties. ``send_feature_flags=True`` adds ``$feature/<key>`` and
+        ``$active_feature_flags`` (evaluated locally when definitions are loaded, else with one
+        remote call); your own properties win.
         """
         if self._config.disabled:
             return None
         stamp, uid = self._stamp(timestamp, uuid)
         props: object = properties
+        context = _context.current()
+        if event is _ONLY_EVENT:  # capture(event): the person comes from the context
+            event, distinct_id = distinct_id, context.distinct_id  # type: ignore[assignment]
+            if distinct_id is None:
+                distinct_id = str(uuidlib.uuid4())
+                props = {"$process_person_profile": False, **(properties or {})}
+        if context is not _context.EMPTY and (props is None or isinstance(props, Mapping)):
+            props = {**_context.context_properties(context), **(props or {})}
         if send_feature_flags:
             props = self._with_flags(distinct_id, properties, groups)
         return self._submit(
@@ -296,7 +309,7 @@ class Client:
     def get_feature_flag_result(
         self,
         key: str,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -320,7 +333,7 @@ class Client:
     def feature_enabled(
         self,
         key: str,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -349,7 +362,7 @@ class Client:
     def get_feature_flag(
         self,
         key: str,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -375,7 +388,7 @@ class Client:
     def get_feature_flag_payload(
         self,
         key: str,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -400,7 +413,7 @@ class Client:
     @guard({})
     def get_all_flags(
         self,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -422,7 +435,7 @@ class Client:
     @guard({"featureFlags": {}, "featureFlagPayloads": {}})
     def get_all_flags_and_payloads(
         self,
-        distinct_id: str | int,
+        distinct_id: str | int | None = None,
         *,
         groups: Mapping[str, str | int] | None = None,
         person_properties: Mapping[str, Any] | None = None,
@@ -481,6 +494,8 @@ class Client:
     ) -> Query | None:
         if self._config.disabled:
             return None
+        if distinct_id is None:
+            distinct_id = _context.current().distinct_id
         try:
             return make_query(
                 distinct_id, groups, person_properties, group_properties, device_id, False
