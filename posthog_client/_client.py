@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import logging
 import random
+import sys
 import time
 import uuid as uuidlib
 from collections.abc import Callable, Mapping
@@ -302,6 +303,35 @@ class Client:
                 )
                 return None
         return event  # type: ignore[no-any-return]
+
+    @guard(None)
+    def capture_exception(
+        self,
+        exc: BaseException | None = None,
+        distinct_id: str | int | None = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        handled: bool = True,
+        mechanism: str = "generic",
+    ) -> str | None:
+        """Capture an ``$exception`` event (the exception being handled when ``exc`` is None):
+        type, message, and stack frames with in-app detection and source context. Frame
+        variables are never sent."""
+        if self._config.disabled:
+            return None
+        if exc is None:
+            exc = sys.exc_info()[1]
+            if exc is None:
+                logger.warning("posthog_client: capture_exception() with no exception to capture")
+                return None
+        from ._exceptions import exception_properties
+
+        props = exception_properties(exc, handled=handled, mechanism=mechanism)
+        if isinstance(properties, Mapping):
+            props.update(properties)
+        if distinct_id is None:
+            return self.capture("$exception", properties=props)
+        return self.capture(distinct_id, "$exception", props)
 
     # -- feature flags -------------------------------------------------------------------------
 

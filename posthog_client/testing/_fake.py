@@ -8,8 +8,8 @@ import json
 import threading
 import time
 import zlib
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .._client import Client
 
 DEFAULT_HOST = "https://fake.posthog.test"
+# Not PostHog's: lets a process that is not the test (an app, another language) read the fake.
+CONTROL_PREFIX = "/_fake/"
 
 
 @dataclass
@@ -112,6 +114,8 @@ class FakePostHog(FlagRoutes):
         body: bytes,
     ) -> FakeResponse:
         """Answer one request. Both front ends call this; tests may call it directly."""
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(method, path)
         lowered = {k.lower(): v for k, v in headers.items()}
         raw = body
         encoding = lowered.get("content-encoding", "").lower()
@@ -150,6 +154,22 @@ class FakePostHog(FlagRoutes):
         if fault is not None:
             response.delay = fault.delay
         return self._record_request(request, response)
+
+    def _control(self, method: str, path: str) -> FakeResponse:
+        """``GET /_fake/events``, ``GET /_fake/requests``, ``POST /_fake/reset`` (not recorded)."""
+        name = path[len(CONTROL_PREFIX) :].strip("/")
+        if (method, name) == ("GET", "events"):
+            return FakeResponse.json(200, list(self.events))
+        if (method, name) == ("GET", "requests"):
+            summary = [
+                {"method": r.method, "path": r.path, "status": r.status, "events": len(r.events)}
+                for r in self.requests
+            ]
+            return FakeResponse.json(200, summary)
+        if (method, name) == ("POST", "reset"):
+            self.reset()
+            return FakeResponse.json(200, {"reset": True})
+        return FakeResponse.json(404, {"detail": f"no control endpoint {method} {path}"})
 
     def _record(
         self,
@@ -300,8 +320,18 @@ class FakePostHog(FlagRoutes):
         with self._lock:
             self._lock.wait_for(condition, timeout)
 
+    def assert_captured(
+        self, event: str, distinct_id: object = None, properties: Mapping[str, Any] | None = None
+    ) -> Event:
+        """Assert that an event named ``event`` (for ``distinct_id``, with at least these
+        ``properties``) was received, and return it. On failure the message shows the closest
+        event that was received and how it differs."""
+        from ._assertions import find_or_explain
+
+        return find_or_explain(self.events, event, distinct_id, properties or {})
+
     def reset(self) -> None:
-        """Forget recorded requests, events and faults."""
+        """Forget recorded requests, events and faults (flag definitions stay)."""
         with self._lock:
             self._requests.clear()
             self._events.clear()
@@ -351,6 +381,28 @@ class FakePostHog(FlagRoutes):
         client = Client(api_key, **settings)
         self._clients.append(client)
         return client
+
+    @contextmanager
+    def patch_module(self, **settings: Any) -> Iterator[FakePostHog]:
+        """Route the module-level API (``posthog_client.capture`` ...) to this fake inside the
+        block; the module's settings are restored afterwards. ``settings`` override module
+        attributes (``sync_mode=True``, say)."""
+        import posthog_client as module
+
+        names = (*module._SETTINGS, "disabled")
+        saved = {name: getattr(module, name) for name in names}
+        module.shutdown()
+        module.api_key, module.host = self.api_key, self.host
+        module.personal_api_key, module.session = self.personal_api_key, self.session()
+        module.disabled = False
+        for name, value in settings.items():
+            setattr(module, name, value)
+        try:
+            yield self
+        finally:
+            module.shutdown(timeout=2.0)
+            for name, value in saved.items():
+                setattr(module, name, value)
 
     def close(self) -> None:
         """Shut down the clients made by ``client()``."""

@@ -42,7 +42,8 @@ class _Handler(BaseHTTPRequestHandler):
         answer = self.server.fake.handle(self.command, url.path, query, dict(self.headers), body)
         if self.server.log_requests:
             status = answer.error or answer.status
-            print(f"{self.command} {self.path} -> {status} ({len(body)} bytes)", flush=True)
+            line = f"{self.command} {url.path} -> {status} ({len(body)} bytes)"
+            print(line, flush=True)  # the path only: a query may hold a key
         if answer.delay and self.server.closing.wait(min(answer.delay, _MAX_STALL)):
             return
         if answer.error == "connection":

@@ -1,0 +1,193 @@
+"""posthog_client.testing as a product: both front ends, the standalone server, the pytest
+plugin, and assertion messages people can read."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+import posthog_client as posthog
+from posthog_client import Client
+from posthog_client.testing import FakePostHog
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(params=["in-memory", "loopback"])
+def wired(request: pytest.FixtureRequest, fake: FakePostHog) -> Iterator[Client]:
+    """The same client options, through the requests adapter or over real HTTP."""
+    if request.param == "in-memory":
+        yield fake.client()
+    else:
+        with fake.serve() as url:
+            client = fake.client(host=url, session=None)
+            yield client
+            client.shutdown(2)
+
+
+def test_capture_through_both_front_ends(fake: FakePostHog, wired: Client) -> None:
+    wired.capture("u1", "signed up", {"plan": "pro"})
+    assert wired.flush(timeout=5)
+    fake.assert_captured("signed up", distinct_id="u1", properties={"plan": "pro"})
+    assert fake.requests[0].header("Content-Encoding") == "gzip"
+
+
+def test_retries_through_both_front_ends(fake: FakePostHog, wired: Client) -> None:
+    fake.fail(status=503, times=1, retry_after=0)
+    fake.fail_with("connection", times=1)
+    wired.capture("u1", "e")
+    assert wired.flush(timeout=10)
+    assert [r.status for r in fake.requests] == [503, 0, 200]
+    assert len(fake.events) == 1
+
+
+def test_413_split_through_both_front_ends(fake: FakePostHog, wired: Client) -> None:
+    fake.reject_bodies_over(8 * 1024)
+    for i in range(40):
+        wired.capture("u1", "e", {"pad": f"{i}" + "x" * 500})
+    assert wired.flush(timeout=10)
+    assert len(fake.events) == 40
+
+
+def test_flags_through_both_front_ends(fake: FakePostHog, wired: Client) -> None:
+    fake.set_flag("beta", payload={"a": 1})
+    fake.set_flag("pro", filters={"groups": [{"properties": [{"key": "plan", "value": "pro"}]}]})
+    fake.set_remote_flags("u1", {"pro": True})
+    assert wired.get_feature_flag_payload("beta", "u1") == {"a": 1}
+    result = wired.get_feature_flag_result("pro", "u1")
+    assert result is not None and result.value is True and not result.locally_evaluated
+
+
+def test_assert_captured_explains_the_nearest_event(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.capture("u1", "signed up", {"plan": "free", "source": "ad"})
+    client.capture("u2", "logged in")
+    client.flush()
+    with pytest.raises(AssertionError) as info:
+        fake.assert_captured("signed up", distinct_id="u1", properties={"plan": "pro", "x": 1})
+    message = str(info.value)
+    assert message.splitlines()[0] == (
+        'expected an event \'signed up\' for \'u1\' with {"plan": "pro", "x": 1}; '
+        "none of the 2 received events matches."
+    )
+    assert "Closest: 'signed up' for 'u1':" in message
+    assert "  - property 'plan' is 'free', expected 'pro'" in message
+    assert "  - property 'x' is missing, expected 1" in message
+    assert "Received: 'signed up', 'logged in'" in message
+
+
+def test_assert_captured_with_nothing_received(fake: FakePostHog) -> None:
+    with pytest.raises(AssertionError, match="no events were received"):
+        fake.assert_captured("signed up")
+
+
+def test_events_helpers_and_reset(fake: FakePostHog) -> None:
+    client = fake.client()
+    client.capture("u1", "a", {"n": 1})
+    client.capture("u2", "a", {"n": 2})
+    client.capture("u1", "b")
+    client.flush()
+    assert fake.events.named("a").for_distinct_id("u2").where(n=2)[0].properties["n"] == 2
+    assert fake.wait_for_events(3, timeout=1).names() == ["a", "a", "b"]
+    fake.reset()
+    assert fake.events == [] and fake.requests == []
+
+
+def test_patch_module_routes_the_module_api(fake: FakePostHog) -> None:
+    with fake.patch_module():
+        posthog.capture("u1", "from the module")
+        posthog.flush()
+    fake.assert_captured("from the module", distinct_id="u1")
+    assert posthog.get_client() is None or posthog.api_key != fake.api_key
+
+
+def test_standalone_server_as_a_subprocess() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "posthog_client.testing", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        url = first.split(" listening on ")[1].split()[0]
+        plain = requests.post(
+            f"{url}/batch/",
+            json={"api_key": "phc_test", "batch": [{"event": "plain", "distinct_id": "x"}]},
+            timeout=5,
+        )
+        assert plain.status_code == 200
+        client = Client("phc_test", host=url)
+        client.capture("u1", "from the sdk")
+        assert client.shutdown(timeout=5)
+        events = requests.get(f"{url}/_fake/events", timeout=5).json()
+        assert [e["event"] for e in events] == ["plain", "from the sdk"]
+        assert requests.post(f"{url}/_fake/reset", timeout=5).json() == {"reset": True}
+        assert requests.get(f"{url}/_fake/events", timeout=5).json() == []
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=10)
+    assert "POST /batch/ -> 200" in output  # one line per request
+    assert "phc_test" not in output.split("\n", 2)[-1]  # request lines carry no keys
+
+
+def test_standalone_server_serves_definitions(tmp_path: Any) -> None:
+    definitions = {
+        "flags": [{"id": 1, "key": "beta", "active": True, "filters": {"groups": [{}]}}],
+        "group_type_mapping": {},
+        "cohorts": {},
+    }
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps(definitions))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "posthog_client.testing", "serve", "--port", "0"]
+        + ["--definitions", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" listening on ")[1].split()[0]
+        client = Client("phc_test", host=url, personal_api_key="phx_test")
+        assert client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+        client.shutdown(timeout=5)
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+PLUGIN_TEST = """
+import posthog_client
+
+def test_client_fixture(posthog_client, posthog_fake):
+    posthog_client.capture("u1", "signed up", {"plan": "pro"})
+    posthog_client.flush()
+    posthog_fake.assert_captured("signed up", distinct_id="u1", properties={"plan": "pro"})
+
+def test_module_fixture(posthog_module):
+    posthog_client.capture("u2", "from module")
+    posthog_client.flush()
+    posthog_module.assert_captured("from module", distinct_id="u2")
+
+def test_flags(posthog_fake, posthog_client):
+    posthog_fake.set_flag("beta")
+    assert posthog_client.feature_enabled("beta", "u1")
+
+def test_fails_readably(posthog_fake, posthog_client):
+    posthog_client.capture("u1", "other")
+    posthog_client.flush()
+    posthog_fake.assert_captured("signed up")
+"""
+
+
+def test_pytest_plugin_in_a_fresh_project(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_app=PLUGIN_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3, failed=1)
+    result.stdout.fnmatch_lines(["*Closest: 'other' for 'u1':*"])
