@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import dataclasses
 import functools
 import logging
 import random
@@ -18,7 +17,7 @@ from . import _messages as messages
 from ._batching import finalize
 from ._config import Config, make_config
 from ._consumer import Consumer
-from ._flags import FlagResolver, Query, make_query
+from ._flags import FlagOptions, FlagResolver, Query, make_query
 from ._poller import DefinitionsPoller
 from ._transport import Transport
 from ._types import FlagResult, FlagValue, Stats
@@ -26,6 +25,7 @@ from ._version import VERSION
 
 if TYPE_CHECKING:
     import requests
+    from typing_extensions import Unpack
 
     from ._config import BeforeSend, OnError
 
@@ -161,7 +161,7 @@ class Client:
 
     def _with_flags(self, distinct_id: object, properties: object, groups: object) -> object:
         try:
-            query = make_query(distinct_id, groups, None, None, None, False)
+            query = make_query(distinct_id, {"groups": groups})
         except messages.InvalidCall:
             return properties  # capture() reports the bad argument
         flags = self._flags.enrichment(query)
@@ -337,27 +337,22 @@ class Client:
 
     @guard(None)
     def get_feature_flag_result(
-        self,
-        key: str,
-        distinct_id: str | int | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        device_id: str | None = None,
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> FlagResult | None:
         """Evaluate flag ``key`` for ``distinct_id``: value, payload, reason, where it was decided.
 
         Local evaluation (with ``personal_api_key``) is tried first; the server is asked only
-        when it cannot decide, unless ``only_evaluate_locally``. Returns None on a bad call.
+        when it cannot decide, unless ``only_evaluate_locally``. Options: ``groups``,
+        ``person_properties``, ``group_properties``, ``only_evaluate_locally``,
+        ``send_feature_flag_events`` (default True), ``device_id``, ``disable_geoip``. Returns
+        None on a bad call (with one log line).
         """
-        query = self._query(distinct_id, groups, person_properties, group_properties, device_id)
-        if query is None or not _check_key(key):
+        if not _check_key(key):
             return None
-        query = _with_local_only(query, only_evaluate_locally)
-        return self._flags.resolve(key, query, send_feature_flag_events)
+        query = self._query(distinct_id, options)
+        if query is None:
+            return None
+        return self._flags.resolve(key, query, options.get("send_feature_flag_events", True))
 
     @guard(None)
     def feature_enabled(
@@ -365,123 +360,45 @@ class Client:
         key: str,
         distinct_id: str | int | None = None,
         *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        device_id: str | None = None,
         default: bool | None = None,
+        **options: Unpack[FlagOptions],
     ) -> bool | None:
         """True when flag ``key`` is on (any variant counts); ``default`` when unknown."""
-        result = self.get_feature_flag_result(
-            key,
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            device_id=device_id,
-        )
+        result = self.get_feature_flag_result(key, distinct_id, **options)
         if result is None or result.value is None:
             return default
         return result.enabled
 
     @guard(None)
     def get_feature_flag(
-        self,
-        key: str,
-        distinct_id: str | int | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        device_id: str | None = None,
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> FlagValue | None:
         """The flag's value: True/False, the variant key, or None when it could not be told."""
-        result = self.get_feature_flag_result(
-            key,
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            device_id=device_id,
-        )
+        result = self.get_feature_flag_result(key, distinct_id, **options)
         return None if result is None else result.value
 
     @guard(None)
     def get_feature_flag_payload(
-        self,
-        key: str,
-        distinct_id: str | int | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        send_feature_flag_events: bool = True,
-        device_id: str | None = None,
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> Any:
         """The decoded JSON payload of the flag's value for this user, or None."""
-        result = self.get_feature_flag_result(
-            key,
-            distinct_id,
-            groups=groups,
-            person_properties=person_properties,
-            group_properties=group_properties,
-            only_evaluate_locally=only_evaluate_locally,
-            send_feature_flag_events=send_feature_flag_events,
-            device_id=device_id,
-        )
+        result = self.get_feature_flag_result(key, distinct_id, **options)
         return None if result is None else result.payload
 
     @guard({})
     def get_all_flags(
-        self,
-        distinct_id: str | int | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        device_id: str | None = None,
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> dict[str, FlagValue]:
         """Every flag's value for this user: local first, one remote call for the rest."""
-        results = self._all(
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            device_id,
-        )
+        results = self._all(distinct_id, options)
         return {key: r.value for key, r in results.items() if r.value is not None}
 
     @guard({"featureFlags": {}, "featureFlagPayloads": {}})
     def get_all_flags_and_payloads(
-        self,
-        distinct_id: str | int | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        person_properties: Mapping[str, Any] | None = None,
-        group_properties: Mapping[str, Mapping[str, Any]] | None = None,
-        only_evaluate_locally: bool = False,
-        device_id: str | None = None,
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> dict[str, dict[str, Any]]:
         """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
-        results = self._all(
-            distinct_id,
-            groups,
-            person_properties,
-            group_properties,
-            only_evaluate_locally,
-            device_id,
-        )
+        results = self._all(distinct_id, options)
         return {
             "featureFlags": {k: r.value for k, r in results.items() if r.value is not None},
             "featureFlagPayloads": {
@@ -500,36 +417,17 @@ class Client:
             return False
         return self._poller.load_now()
 
-    def _all(
-        self,
-        distinct_id: object,
-        groups: object,
-        person_properties: object,
-        group_properties: object,
-        only_evaluate_locally: bool,
-        device_id: object,
-    ) -> dict[str, FlagResult]:
-        query = self._query(distinct_id, groups, person_properties, group_properties, device_id)
-        if query is None:
-            return {}
-        return self._flags.resolve_all(_with_local_only(query, only_evaluate_locally))
+    def _all(self, distinct_id: object, options: Mapping[str, Any]) -> dict[str, FlagResult]:
+        query = self._query(distinct_id, options)
+        return {} if query is None else self._flags.resolve_all(query)
 
-    def _query(
-        self,
-        distinct_id: object,
-        groups: object,
-        person_properties: object,
-        group_properties: object,
-        device_id: object,
-    ) -> Query | None:
+    def _query(self, distinct_id: object, options: Mapping[str, Any]) -> Query | None:
         if self._config.disabled:
             return None
         if distinct_id is None:
             distinct_id = _context.current().distinct_id
         try:
-            return make_query(
-                distinct_id, groups, person_properties, group_properties, device_id, False
-            )
+            return make_query(distinct_id, options)
         except messages.InvalidCall as exc:
             logger.warning("posthog_client: flag call ignored: %s", exc)
             return None
@@ -587,12 +485,6 @@ def _check_key(key: object) -> bool:
         return True
     logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
     return False
-
-
-def _with_local_only(query: Query, only_evaluate_locally: bool) -> Query:
-    if not only_evaluate_locally:
-        return query
-    return dataclasses.replace(query, only_evaluate_locally=True)
 
 
 def _seconds(timeout: object) -> float:

@@ -11,7 +11,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 from . import _remote
 from ._config import Config
@@ -32,6 +32,21 @@ _DEDUP_SIZE = 50_000
 Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None], None]
 
 
+class FlagOptions(TypedDict, total=False):
+    """Keyword options every flag method takes."""
+
+    groups: Mapping[str, str | int] | None
+    person_properties: Mapping[str, Any] | None
+    group_properties: Mapping[str, Mapping[str, Any]] | None
+    only_evaluate_locally: bool
+    send_feature_flag_events: bool
+    device_id: str | None
+    disable_geoip: bool | None
+
+
+_OPTION_NAMES = frozenset(FlagOptions.__annotations__)
+
+
 @dataclass(frozen=True)
 class Query:
     """One flag call's inputs, validated once."""
@@ -40,8 +55,9 @@ class Query:
     groups: Mapping[str, str]
     person_properties: Mapping[str, Any]
     group_properties: Mapping[str, Mapping[str, Any]]
-    device_id: str | None
-    only_evaluate_locally: bool
+    device_id: str | None = None
+    only_evaluate_locally: bool = False
+    disable_geoip: bool | None = None
 
     def context(self) -> EvalContext:
         return EvalContext(
@@ -53,16 +69,17 @@ class Query:
         )
 
 
-def make_query(
-    distinct_id: object,
-    groups: object,
-    person_properties: object,
-    group_properties: object,
-    device_id: object,
-    only_evaluate_locally: object,
-) -> Query:
+def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
     """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one."""
+    unknown = set(options) - _OPTION_NAMES
+    if unknown:
+        raise InvalidCall(f"unknown option(s) {', '.join(sorted(unknown))}")
     did = check_distinct_id(distinct_id)
+    groups = options.get("groups")
+    person_properties = options.get("person_properties")
+    group_properties = options.get("group_properties")
+    device_id = options.get("device_id")
+    geoip = options.get("disable_geoip")
     if groups is not None and not isinstance(groups, Mapping):
         raise InvalidCall("groups must be a dict of group type to group key")
     if person_properties is not None and not isinstance(person_properties, Mapping):
@@ -74,13 +91,16 @@ def make_query(
         raise InvalidCall("group_properties must be a dict of group type to a dict")
     if device_id is not None and not isinstance(device_id, str):
         raise InvalidCall("device_id must be a string")
+    if geoip is not None and not isinstance(geoip, bool):
+        raise InvalidCall("disable_geoip must be True, False or None")
     return Query(
         did,
         {str(k): str(v) for k, v in groups.items()} if groups else {},
         person_properties or {},
         group_properties or {},
         device_id,
-        bool(only_evaluate_locally),
+        bool(options.get("only_evaluate_locally", False)),
+        geoip,
     )
 
 
@@ -196,13 +216,14 @@ class FlagResolver:
         """One ``/flags`` call: a single retry after 0.3 s on connection errors, timeouts, 502
         and 504, all within one ``flags_timeout`` deadline. Returns (answer, error code)."""
         config = self._config
+        geoip = config.disable_geoip if query.disable_geoip is None else query.disable_geoip
         body = _remote.request_body(
             config.api_key,
             query.distinct_id,
             groups=query.groups,
             person_properties=query.person_properties,
             group_properties=query.group_properties,
-            geoip_disable=config.disable_geoip,
+            geoip_disable=geoip,
             flag_keys=keys,
             device_id=query.device_id,
         )

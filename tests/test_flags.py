@@ -417,3 +417,56 @@ def test_module_level_flags(module_api: FakePostHog) -> None:
     assert posthog.load_feature_flags() is True
     posthog.disabled = True
     assert posthog.get_all_flags("u1") == {}
+
+
+def test_property_matching_version_switches_with_a_new_poll(fake: FakePostHog) -> None:
+    flag = {
+        "id": 7,
+        "key": "f",
+        "active": True,
+        "filters": {"groups": [{"properties": [{"key": "k", "value": [], "type": "person"}]}]},
+    }
+    fake.set_definitions({"flags": [flag], "group_type_mapping": {}, "property_matching_version": 1})
+    client = fake.client()
+    args: dict[str, Any] = {"person_properties": {"k": True}, "only_evaluate_locally": True}
+    assert client.get_feature_flag("f", "u1", **args) is False
+    fake.set_definitions({"flags": [flag], "group_type_mapping": {}, "property_matching_version": 2})
+    assert client.load_feature_flags()
+    assert client.get_feature_flag("f", "u1", **args) is True
+
+
+def test_fuzzed_flag_calls_never_raise(fake: FakePostHog) -> None:
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    fake.set_flag("beta", filters=PRO_ONLY)
+    client = fake.client()
+    values = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.floats(), st.booleans())
+    props = st.one_of(st.none(), st.dictionaries(st.text(max_size=4), values, max_size=3), values)
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        key=st.one_of(st.just("beta"), st.text(max_size=5), st.none()),
+        distinct_id=st.one_of(st.text(max_size=5), st.integers(), st.none()),
+        person=props,
+        groups=st.one_of(st.none(), st.dictionaries(st.text(max_size=3), values, max_size=2)),
+    )
+    def check(key: Any, distinct_id: Any, person: Any, groups: Any) -> None:
+        client.get_feature_flag_result(
+            key, distinct_id, person_properties=person, groups=groups, only_evaluate_locally=True
+        )
+        client.get_all_flags(distinct_id, person_properties=person, only_evaluate_locally=True)
+
+    check()
+
+
+def test_disable_geoip_per_call_and_unknown_options(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.set_flag("beta")
+    client = remote_client(fake)
+    client.get_feature_flag("beta", "u1", disable_geoip=False)
+    client.get_feature_flag("beta", "u1")
+    assert [r.json["geoip_disable"] for r in flag_requests(fake)] == [False, True]
+    assert client.get_feature_flag("beta", "u1", not_an_option=1) is None  # type: ignore[call-arg]
+    assert "unknown option(s) not_an_option" in caplog.text

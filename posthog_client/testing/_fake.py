@@ -383,6 +383,19 @@ class FakePostHog(FlagRoutes):
         return client
 
     @contextmanager
+    def intercept(self) -> Iterator[FakePostHog]:
+        """Inside the block, every ``Client`` created without a ``session`` (by code you do not
+        control, say) sends to this fake, whatever its host."""
+        from .. import _transport
+
+        original = _transport.new_session
+        _transport.new_session = self.session
+        try:
+            yield self
+        finally:
+            _transport.new_session = original
+
+    @contextmanager
     def patch_module(self, **settings: Any) -> Iterator[FakePostHog]:
         """Route the module-level API (``posthog_client.capture`` ...) to this fake inside the
         block; the module's settings are restored afterwards. ``settings`` override module
