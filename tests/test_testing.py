@@ -70,7 +70,9 @@ def test_assert_captured_explains_the_nearest_event(fake: FakePostHog) -> None:
     client.capture("u2", "logged in")
     client.flush()
     with pytest.raises(AssertionError) as info:
-        fake.assert_captured("signed up", distinct_id="u1", properties={"plan": "pro", "x": 1})
+        fake.assert_captured(
+            "signed up", distinct_id="u1", properties={"plan": "pro", "x": 1}, timeout=0
+        )
     message = str(info.value)
     assert message.splitlines()[0] == (
         'expected an event \'signed up\' for \'u1\' with {"plan": "pro", "x": 1}; '
@@ -84,7 +86,7 @@ def test_assert_captured_explains_the_nearest_event(fake: FakePostHog) -> None:
 
 def test_assert_captured_with_nothing_received(fake: FakePostHog) -> None:
     with pytest.raises(AssertionError, match="no events were received"):
-        fake.assert_captured("signed up")
+        fake.assert_captured("signed up", timeout=0)
 
 
 def test_events_helpers_and_reset(fake: FakePostHog) -> None:

@@ -28,6 +28,10 @@ def _differences(
     return diffs
 
 
+def matches(event: Event, name: str, distinct_id: object, wanted: Mapping[str, Any]) -> bool:
+    return not _differences(event, name, distinct_id, wanted)
+
+
 def find_or_explain(
     events: EventList, name: str, distinct_id: object, wanted: Mapping[str, Any]
 ) -> Event:

@@ -321,14 +321,25 @@ class FakePostHog(FlagRoutes):
             self._lock.wait_for(condition, timeout)
 
     def assert_captured(
-        self, event: str, distinct_id: object = None, properties: Mapping[str, Any] | None = None
+        self,
+        event: str,
+        distinct_id: object = None,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        timeout: float = 2.0,
     ) -> Event:
         """Assert that an event named ``event`` (for ``distinct_id``, with at least these
-        ``properties``) was received, and return it. On failure the message shows the closest
-        event that was received and how it differs."""
-        from ._assertions import find_or_explain
+        ``properties``) was received, and return it. Events are delivered in the background,
+        so it waits up to ``timeout`` for one to arrive (on a condition, not a sleep). On failure
+        the message shows the closest event that was received and how it differs."""
+        from ._assertions import find_or_explain, matches
 
-        return find_or_explain(self.events, event, distinct_id, properties or {})
+        wanted = properties or {}
+        self._wait(
+            lambda: any(matches(Event(e), event, distinct_id, wanted) for e in self._events),
+            timeout,
+        )
+        return find_or_explain(self.events, event, distinct_id, wanted)
 
     def reset(self) -> None:
         """Forget recorded requests, events and faults (flag definitions stay)."""
