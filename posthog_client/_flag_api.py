@@ -1,0 +1,130 @@
+"""The feature-flag methods of ``Client`` (a mixin, to keep each module readable)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import _context
+from ._config import Config
+from ._flags import FlagOptions, FlagResolver, Query, make_query
+from ._guard import guard
+from ._messages import InvalidCall
+from ._poller import DefinitionsPoller
+from ._types import FlagResult, FlagValue
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+logger = logging.getLogger("posthog_client")
+
+
+class FlagMethods:
+    _config: Config
+    _flags: FlagResolver
+    _poller: DefinitionsPoller | None
+
+    @guard(None)
+    def get_feature_flag_result(
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> FlagResult | None:
+        """Evaluate flag ``key`` for ``distinct_id``: value, payload, reason, where it was decided.
+
+        Local evaluation (with ``personal_api_key``) is tried first; the server is asked only
+        when it cannot decide, unless ``only_evaluate_locally``. Options: ``groups``,
+        ``person_properties``, ``group_properties``, ``only_evaluate_locally``,
+        ``send_feature_flag_events`` (default True), ``device_id``, ``disable_geoip``. Returns
+        None on a bad call (with one log line).
+        """
+        if not _check_key(key):
+            return None
+        query = self._query(distinct_id, options)
+        if query is None:
+            return None
+        return self._flags.resolve(key, query, options.get("send_feature_flag_events", True))
+
+    @guard(None)
+    def feature_enabled(
+        self,
+        key: str,
+        distinct_id: str | int | None = None,
+        *,
+        default: bool | None = None,
+        **options: Unpack[FlagOptions],
+    ) -> bool | None:
+        """True when flag ``key`` is on (any variant counts); ``default`` when unknown."""
+        result = self.get_feature_flag_result(key, distinct_id, **options)
+        if result is None or result.value is None:
+            return default
+        return result.enabled
+
+    @guard(None)
+    def get_feature_flag(
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> FlagValue | None:
+        """The flag's value: True/False, the variant key, or None when it could not be told."""
+        result = self.get_feature_flag_result(key, distinct_id, **options)
+        return None if result is None else result.value
+
+    @guard(None)
+    def get_feature_flag_payload(
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> Any:
+        """The decoded JSON payload of the flag's value for this user, or None."""
+        result = self.get_feature_flag_result(key, distinct_id, **options)
+        return None if result is None else result.payload
+
+    @guard({})
+    def get_all_flags(
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> dict[str, FlagValue]:
+        """Every flag's value for this user: local first, one remote call for the rest."""
+        results = self._all(distinct_id, options)
+        return {key: r.value for key, r in results.items() if r.value is not None}
+
+    @guard({"featureFlags": {}, "featureFlagPayloads": {}})
+    def get_all_flags_and_payloads(
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> dict[str, dict[str, Any]]:
+        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
+        results = self._all(distinct_id, options)
+        return {
+            "featureFlags": {k: r.value for k, r in results.items() if r.value is not None},
+            "featureFlagPayloads": {
+                k: r.payload for k, r in results.items() if r.enabled and r.payload is not None
+            },
+        }
+
+    @guard(False)
+    def load_feature_flags(self) -> bool:
+        """Fetch flag definitions now (bounded) and keep them fresh; True when loaded.
+
+        Needs ``personal_api_key``. Optional: the first flag call loads them anyway.
+        """
+        if self._poller is None:
+            logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
+            return False
+        return self._poller.load_now()
+
+    def _all(self, distinct_id: object, options: Mapping[str, Any]) -> dict[str, FlagResult]:
+        query = self._query(distinct_id, options)
+        return {} if query is None else self._flags.resolve_all(query)
+
+    def _query(self, distinct_id: object, options: Mapping[str, Any]) -> Query | None:
+        if self._config.disabled:
+            return None
+        if distinct_id is None:
+            distinct_id = _context.current().distinct_id
+        try:
+            return make_query(distinct_id, options)
+        except InvalidCall as exc:
+            logger.warning("posthog_client: flag call ignored: %s", exc)
+            return None
+
+
+def _check_key(key: object) -> bool:
+    if isinstance(key, str) and key:
+        return True
+    logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
+    return False
