@@ -122,7 +122,7 @@ def _groups(value: object) -> dict[str, Any] | None:
         return None
     if not isinstance(value, Mapping):
         raise InvalidCall(f"groups must be a dict of group type to group key, got {type(value)}")
-    return {str(k): clean_value(v) for k, v in value.items()}
+    return clean_properties(value)
 
 
 def _event(
