@@ -15,7 +15,7 @@ from typing import Any
 
 from dateutil.parser import isoparse
 
-from ._sanitize import clean_properties, clean_value
+from ._sanitize import clean_properties
 
 LIB_NAME = "posthog-client"
 

@@ -17,7 +17,7 @@ def test_all_is_sorted_and_complete() -> None:
     assert posthog_client.__all__ == sorted(posthog_client.__all__)
     public = {n for n in dir(posthog_client) if not n.startswith("_")}
     settings = {"api_key", "host", "personal_api_key", "debug", "disabled", "sync_mode", "session"}
-    settings |= {"on_error", "before_send", "testing", "annotations"}
+    settings |= {"on_error", "before_send", "testing", "integrations", "annotations"}
     assert public - settings == set(posthog_client.__all__) - {"__version__"}
 
 

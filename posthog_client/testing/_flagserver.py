@@ -50,6 +50,7 @@ class FlagRoutes:
         filters: Mapping[str, Any] | None = None,
         active: bool = True,
         group_type: str | None = None,
+        ensure_experience_continuity: bool = False,
     ) -> None:
         """Add or replace one flag, for the common cases.
 
@@ -81,7 +82,15 @@ class FlagRoutes:
             built["aggregation_group_type_index"] = int(index)
         built.update(filters or {})
         flag_id = 1 + max((f.get("id", 0) for f in flags if isinstance(f, dict)), default=0)
-        flags.append({"id": flag_id, "key": key, "active": active, "filters": built})
+        flags.append(
+            {
+                "id": flag_id,
+                "key": key,
+                "active": active,
+                "filters": built,
+                "ensure_experience_continuity": ensure_experience_continuity,
+            }
+        )
         raw["flags"] = flags
         self._set_raw(raw)
 

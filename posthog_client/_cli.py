@@ -1,0 +1,414 @@
+"""``python -m posthog_client``: send a test event, see how flags evaluate, and diagnose a setup.
+
+Keys come from the environment (``POSTHOG_API_KEY``, ``POSTHOG_PERSONAL_API_KEY``) so they stay
+out of shell history and process lists; ``POSTHOG_HOST`` or ``--host`` picks the host. Every
+network step has a short deadline (``--timeout``). Exit codes: 0 success, 1 failure, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import datetime as dt
+import json
+import logging
+import math
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from ._client import Client
+from ._config import DEFAULT_HOST
+from ._errors import ConfigError
+from ._evaluation import Decided, evaluate_flags
+from ._flags import make_query
+from ._messages import InvalidCall
+from ._remote import decode_payload
+
+if TYPE_CHECKING:
+    import requests
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+ENV_HELP = """\
+environment:
+  POSTHOG_API_KEY           project API key (phc_...), required
+  POSTHOG_HOST              PostHog host (default https://us.i.posthog.com)
+  POSTHOG_PERSONAL_API_KEY  personal API key (phx_...): local flag evaluation
+
+exit status: 0 success, 1 failure, 2 usage error"""
+
+
+class UsageError(Exception):
+    """A problem with how the command was called or configured (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that writes to the given streams and raises instead of exiting."""
+
+    def __init__(self, *args: Any, out: IO[str], err: IO[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out, self.err = out, err
+
+    def _print_message(self, message: str, file: Any = None) -> None:
+        if message:
+            (self.out if file is None or file is sys.stdout else self.err).write(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.err.write(message)
+        raise SystemExit(status)
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything a command needs besides its own arguments."""
+
+    api_key: str
+    personal_api_key: str
+    host: str
+    timeout: float
+    json: bool
+    out: IO[str]
+    err: IO[str]
+    session: requests.Session | None
+
+    def emit(self, text: str) -> None:
+        self.out.write(text + "\n")
+
+    def dump(self, data: object) -> None:
+        self.out.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _pair(text: str) -> tuple[str, Any]:
+    """``key=value``; the value is read as JSON when it is JSON (3, true, null, [1]) else text."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, got {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return key, raw
+    if isinstance(value, float) and not math.isfinite(value):
+        return key, raw
+    return key, value
+
+
+def _group(text: str) -> tuple[str, Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key or not raw:
+        raise argparse.ArgumentTypeError(f"expected group_type=group_key, got {text!r}")
+    return key, raw
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 300:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 300, got {text!r}")
+    return value
+
+
+def build_parser(out: IO[str], err: IO[str]) -> _Parser:
+    streams: dict[str, Any] = {"out": out, "err": err}
+    common = _Parser(add_help=False, **streams)
+    common.add_argument("--host", help="PostHog host (overrides POSTHOG_HOST)")
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument(
+        "--timeout", type=_seconds, default=5.0, help="deadline of each network step (default 5)"
+    )
+    common.add_argument("--verbose", action="store_true", help="show the SDK's debug log")
+    shared: dict[str, Any] = {
+        "epilog": ENV_HELP,
+        "formatter_class": argparse.RawDescriptionHelpFormatter,
+        **streams,
+    }
+    parser = _Parser(
+        prog="python -m posthog_client",
+        description="Send a test event, evaluate feature flags, and check a PostHog setup.",
+        **shared,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    shared["parents"] = [common]
+    capture = commands.add_parser(
+        "capture",
+        help="send one event and report whether it was delivered",
+        description="Send one event and wait (bounded) until it is delivered.",
+        **shared,
+    )
+    capture.add_argument("distinct_id", metavar="DISTINCT_ID", help="who did it")
+    capture.add_argument("event", metavar="EVENT", help="the event name")
+    capture.add_argument(
+        "--prop",
+        type=_pair,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="event property; the value is JSON when it parses (n=3, ok=true), else text",
+    )
+    flags = commands.add_parser(
+        "flags",
+        help="evaluate every feature flag for a user and say why each value came out",
+        description="Evaluate every feature flag for DISTINCT_ID: value, payload, where it was\n"
+        "evaluated, and why local evaluation could not decide when it went to the server.\n"
+        "No $feature_flag_called events are sent.",
+        **shared,
+    )
+    flags.add_argument("distinct_id", metavar="DISTINCT_ID", help="the user to evaluate for")
+    repeated: dict[str, Any] = {"action": "append", "default": []}
+    flags.add_argument(
+        "--person-prop",
+        type=_pair,
+        metavar="KEY=VALUE",
+        help="person property for local evaluation (JSON value when it parses)",
+        **repeated,
+    )
+    flags.add_argument(
+        "--group",
+        type=_group,
+        metavar="TYPE=KEY",
+        help="a group of the user, e.g. company=acme",
+        **repeated,
+    )
+    flags.add_argument(
+        "--local-only", action="store_true", help="never ask the server (needs a personal key)"
+    )
+    commands.add_parser(
+        "doctor",
+        help="check keys, host and flag definitions, and explain what to fix",
+        description="Check the configuration against the host: keys, reachability, flag\n"
+        "definitions. Each problem comes with what to do about it.",
+        **shared,
+    )
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    session: requests.Session | None = None,
+) -> int:
+    """Run the CLI; returns the exit status. ``session`` is the seam for ``FakePostHog``."""
+    out = sys.stdout if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
+    environ = os.environ if env is None else env
+    parser = build_parser(out, err)
+    try:
+        args = parser.parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    settings = Settings(
+        api_key=environ.get("POSTHOG_API_KEY", "").strip(),
+        personal_api_key=environ.get("POSTHOG_PERSONAL_API_KEY", "").strip(),
+        host=(args.host or environ.get("POSTHOG_HOST", "").strip() or DEFAULT_HOST),
+        timeout=args.timeout,
+        json=args.json,
+        out=out,
+        err=err,
+        session=session,
+    )
+    with _sdk_log(err, args.verbose):
+        try:
+            if args.command == "capture":
+                return capture(settings, args.distinct_id, args.event, dict(args.prop))
+            if args.command == "flags":
+                return flags(
+                    settings,
+                    args.distinct_id,
+                    dict(args.person_prop),
+                    dict(args.group),
+                    args.local_only,
+                )
+            from ._cli_doctor import doctor
+
+            return doctor(settings)
+        except UsageError as exc:
+            err.write(f"{parser.prog}: error: {exc}\n")
+            return EXIT_USAGE
+
+
+@contextlib.contextmanager
+def _sdk_log(err: IO[str], verbose: bool) -> Iterator[None]:
+    """Show the SDK's warnings (its debug log with ``--verbose``) on ``err`` while running."""
+    logger = logging.getLogger("posthog_client")
+    handler = logging.StreamHandler(err)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    level = logger.level
+    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _client(settings: Settings, **options: Any) -> Client:
+    if not settings.api_key:
+        raise UsageError("POSTHOG_API_KEY is not set (your project API key, phc_...)")
+    try:
+        return Client(
+            settings.api_key,
+            host=settings.host,
+            session=settings.session,
+            timeout=settings.timeout,
+            flags_timeout=settings.timeout,
+            max_retries=1,
+            retry_base_delay=0.5,
+            retry_max_delay=1.0,
+            exit_timeout=1.0,
+            **options,
+        )
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- capture ---------------------------------------------------------------------------------
+
+
+def capture(settings: Settings, distinct_id: str, event: str, props: dict[str, Any]) -> int:
+    client = _client(settings)
+    try:
+        uid = client.capture(distinct_id, event, props)
+        if uid is not None:
+            client.flush(settings.timeout * 2 + 1.0)  # two attempts, each with its deadline
+        stats = client.stats()
+    finally:
+        client.shutdown(timeout=1.0)
+    delivered = uid is not None and stats.sent > 0
+    error = None
+    if uid is None:
+        error = "the event was not accepted (see the warning above)"
+    elif not delivered:
+        error = stats.last_error or f"not delivered within {settings.timeout * 2 + 1:g} s"
+    if settings.json:
+        settings.dump({"uuid": uid, "delivered": delivered, "host": client.host, "error": error})
+    elif delivered:
+        settings.emit(f"Delivered {event!r} for {distinct_id!r} to {client.host}")
+        settings.emit(f"  uuid: {uid}")
+    else:
+        settings.emit(f"Not delivered: {error}")
+        if uid is not None:
+            settings.emit(f"  uuid: {uid}")
+    return EXIT_OK if delivered else EXIT_FAILURE
+
+
+# -- flags -------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class FlagRow:
+    key: str
+    value: Any = None
+    payload: Any = None
+    evaluated: str | None = None  # "locally", "remotely", or None: no value
+    reason: str | None = None
+    unresolved: str | None = None  # why local evaluation could not decide
+    unresolved_detail: str | None = None
+
+
+def flags(
+    settings: Settings,
+    distinct_id: str,
+    person_properties: dict[str, Any],
+    groups: dict[str, Any],
+    local_only: bool,
+) -> int:
+    if local_only and not settings.personal_api_key:
+        raise UsageError("--local-only needs POSTHOG_PERSONAL_API_KEY (a personal API key)")
+    try:
+        options = {"groups": groups, "person_properties": person_properties}
+        query = make_query(distinct_id, {**options, "only_evaluate_locally": local_only})
+    except InvalidCall as exc:
+        raise UsageError(str(exc)) from None
+    client = _client(
+        settings, personal_api_key=settings.personal_api_key or None, poll_interval=3600.0
+    )
+    try:
+        resolver = client._flags
+        defs = resolver.definitions()  # waits for the first load at most --timeout
+        rows: dict[str, FlagRow] = {}
+        now = dt.datetime.now(dt.timezone.utc)
+        for key, outcome in evaluate_flags(defs, query.context(), now).items():
+            if isinstance(outcome, Decided):
+                payload = decode_payload(outcome.payload)
+                rows[key] = FlagRow(key, outcome.value, payload, "locally", outcome.reason)
+            else:
+                rows[key] = FlagRow(
+                    key, unresolved=outcome.reason.value, unresolved_detail=outcome.detail
+                )
+        undecided = [key for key, row in rows.items() if row.evaluated is None]
+        error = None
+        if not local_only and (undecided or not defs.loaded):
+            remote, error = resolver.fetch_remote(query, undecided if defs.loaded else None)
+            for key, record in (remote.flags if remote else {}).items():
+                if defs.loaded and key not in undecided:
+                    continue
+                row = rows.setdefault(key, FlagRow(key, unresolved="no_definitions"))
+                row.value, row.evaluated, row.reason = record.value, "remotely", record.reason
+                row.payload = decode_payload(record.payload)
+    finally:
+        client.shutdown(timeout=1.0)
+    loaded = defs.loaded
+    if settings.json:
+        settings.dump(
+            {
+                "distinct_id": distinct_id,
+                "definitions_loaded": loaded,
+                "remote_error": error,
+                "flags": [dataclasses.asdict(row) for row in rows.values()],
+            }
+        )
+    else:
+        _print_flags(settings, list(rows.values()), loaded, error)
+    return EXIT_FAILURE if error else EXIT_OK
+
+
+def _print_flags(settings: Settings, rows: list[FlagRow], loaded: bool, error: str | None) -> None:
+    if settings.personal_api_key and not loaded:
+        settings.emit(
+            "Flag definitions could not be loaded, so every flag was asked of the server "
+            "(run `python -m posthog_client doctor` to see why)."
+        )
+    elif not settings.personal_api_key:
+        settings.emit(
+            "No POSTHOG_PERSONAL_API_KEY: every flag is evaluated by the server. "
+            "Set one to evaluate flags locally."
+        )
+    if error:
+        settings.emit(f"The server could not evaluate flags: {error}.")
+    if not rows:
+        settings.emit("No feature flags.")
+        return
+    table = [("FLAG", "VALUE", "PAYLOAD", "EVALUATED", "REASON")]
+    for row in rows:
+        shown = "-" if row.value is None else json.dumps(row.value)
+        payload = "-" if row.payload is None else _clip(json.dumps(row.payload, default=str), 30)
+        reason = row.reason or ("not evaluated" if row.evaluated is None else "-")
+        table.append((row.key, shown, payload, row.evaluated or "-", reason))
+    settings.emit(render_table(table))
+    pending = [row for row in rows if row.unresolved and row.unresolved != "no_definitions"]
+    if pending:
+        settings.emit("")
+        settings.emit("Not decided locally:")
+        for row in pending:
+            settings.emit(f"  {row.key}: {row.unresolved} - {row.unresolved_detail}")
+
+
+def render_table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
