@@ -12,6 +12,7 @@ from ._flags import FlagOptions, FlagResolver, Query, make_query
 from ._guard import guard
 from ._messages import InvalidCall
 from ._poller import DefinitionsPoller
+from ._remote import decode_payload
 from ._types import FlagResult, FlagValue
 
 if TYPE_CHECKING:
@@ -37,12 +38,16 @@ class FlagMethods:
         ``send_feature_flag_events`` (default True), ``device_id``, ``disable_geoip``. Returns
         None on a bad call (with one log line).
         """
-        if not _check_key(key):
-            return None
-        query = self._query(distinct_id, options)
+        query = self._query(key, distinct_id, options)
         if query is None:
             return None
         return self._flags.resolve(key, query, options.get("send_feature_flag_events", True))
+
+    def _value(self, key: str, distinct_id: object, options: Mapping[str, Any]) -> Any:
+        query = self._query(key, distinct_id, options)
+        if query is None:
+            return None
+        return self._flags.value(key, query, options.get("send_feature_flag_events", True))
 
     @guard(None)
     def feature_enabled(
@@ -54,34 +59,34 @@ class FlagMethods:
         **options: Unpack[FlagOptions],
     ) -> bool | None:
         """True when flag ``key`` is on (any variant counts); ``default`` when unknown."""
-        result = self.get_feature_flag_result(key, distinct_id, **options)
-        if result is None or result.value is None:
-            return default
-        return result.enabled
+        value = self._value(key, distinct_id, options)
+        return default if value is None else value is not False
 
     @guard(None)
     def get_feature_flag(
         self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> FlagValue | None:
         """The flag's value: True/False, the variant key, or None when it could not be told."""
-        result = self.get_feature_flag_result(key, distinct_id, **options)
-        return None if result is None else result.value
+        value: FlagValue | None = self._value(key, distinct_id, options)
+        return value
 
     @guard(None)
     def get_feature_flag_payload(
         self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> Any:
         """The decoded JSON payload of the flag's value for this user, or None."""
-        result = self.get_feature_flag_result(key, distinct_id, **options)
-        return None if result is None else result.payload
+        query = self._query(key, distinct_id, options)
+        if query is None:
+            return None
+        send = options.get("send_feature_flag_events", True)
+        return self._flags.resolve(key, query, send).payload
 
     @guard({})
     def get_all_flags(
         self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
     ) -> dict[str, FlagValue]:
         """Every flag's value for this user: local first, one remote call for the rest."""
-        results = self._all(distinct_id, options)
-        return {key: r.value for key, r in results.items() if r.value is not None}
+        return {key: value for key, (value, _) in self._all(distinct_id, options).items()}
 
     @guard({"featureFlags": {}, "featureFlagPayloads": {}})
     def get_all_flags_and_payloads(
@@ -90,9 +95,11 @@ class FlagMethods:
         """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
         results = self._all(distinct_id, options)
         return {
-            "featureFlags": {k: r.value for k, r in results.items() if r.value is not None},
+            "featureFlags": {key: value for key, (value, _) in results.items()},
             "featureFlagPayloads": {
-                k: r.payload for k, r in results.items() if r.enabled and r.payload is not None
+                key: decode_payload(raw)
+                for key, (value, raw) in results.items()
+                if value is not False and raw is not None
             },
         }
 
@@ -107,12 +114,20 @@ class FlagMethods:
             return False
         return self._poller.load_now()
 
-    def _all(self, distinct_id: object, options: Mapping[str, Any]) -> dict[str, FlagResult]:
-        query = self._query(distinct_id, options)
+    def _all(
+        self, distinct_id: object, options: Mapping[str, Any]
+    ) -> dict[str, tuple[FlagValue, str | None]]:
+        query = self._query(None, distinct_id, options)
         return {} if query is None else self._flags.resolve_all(query)
 
-    def _query(self, distinct_id: object, options: Mapping[str, Any]) -> Query | None:
+    def _query(
+        self, key: str | None, distinct_id: object, options: Mapping[str, Any]
+    ) -> Query | None:
+        """Validate a flag call (``key`` None: all flags); None (logged) when it is bad."""
         if self._config.disabled:
+            return None
+        if key is not None and (type(key) is not str or not key):
+            logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
             return None
         if distinct_id is None:
             distinct_id = _context.current().distinct_id
@@ -121,10 +136,3 @@ class FlagMethods:
         except InvalidCall as exc:
             logger.warning("posthog_client: flag call ignored: %s", exc)
             return None
-
-
-def _check_key(key: object) -> bool:
-    if isinstance(key, str) and key:
-        return True
-    logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
-    return False

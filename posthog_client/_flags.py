@@ -8,15 +8,14 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, TypedDict
 
 from . import _remote
 from ._config import Config
 from ._definitions import EMPTY_DEFINITIONS, Definitions
-from ._evaluation import Decided, EvalContext, FlagOutcome, evaluate_flag, evaluate_flags
+from ._evaluation import Decided, EvalContext, Undecided, evaluate_flag, evaluate_flags
 from ._messages import InvalidCall, check_distinct_id
 from ._poller import DefinitionsPoller
 from ._ratelog import RateLimitedLog
@@ -47,61 +46,72 @@ class FlagOptions(TypedDict, total=False):
 _OPTION_NAMES = frozenset(FlagOptions.__annotations__)
 
 
-@dataclass(frozen=True)
 class Query:
-    """One flag call's inputs, validated once."""
+    """One flag call's inputs, validated once; ``ctx`` is what the evaluator reads."""
 
-    distinct_id: str
-    groups: Mapping[str, str]
-    person_properties: Mapping[str, Any]
-    group_properties: Mapping[str, Mapping[str, Any]]
-    device_id: str | None = None
-    only_evaluate_locally: bool = False
-    disable_geoip: bool | None = None
+    __slots__ = ("ctx", "only_evaluate_locally", "disable_geoip")
+
+    def __init__(self, ctx: EvalContext, only_local: bool, disable_geoip: bool | None) -> None:
+        self.ctx = ctx
+        self.only_evaluate_locally = only_local
+        self.disable_geoip = disable_geoip
+
+    @property
+    def distinct_id(self) -> str:
+        return self.ctx.distinct_id
+
+    @property
+    def groups(self) -> Mapping[str, str]:
+        return self.ctx.groups
 
     def context(self) -> EvalContext:
-        return EvalContext(
-            self.distinct_id,
-            self.person_properties,
-            self.groups,
-            self.group_properties,
-            self.device_id,
-        )
+        return self.ctx
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_STR = frozenset({str})
+_DICT = frozenset({dict})
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return _EMPTY
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise InvalidCall(f"{what} must be a dict")
 
 
 def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
-    """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one."""
-    unknown = set(options) - _OPTION_NAMES
-    if unknown:
-        raise InvalidCall(f"unknown option(s) {', '.join(sorted(unknown))}")
+    """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one.
+
+    Runs on every flag check, so the common case (plain dicts of strings) copies nothing.
+    """
     did = check_distinct_id(distinct_id)
-    groups = options.get("groups")
-    person_properties = options.get("person_properties")
-    group_properties = options.get("group_properties")
-    device_id = options.get("device_id")
-    geoip = options.get("disable_geoip")
-    if groups is not None and not isinstance(groups, Mapping):
-        raise InvalidCall("groups must be a dict of group type to group key")
-    if person_properties is not None and not isinstance(person_properties, Mapping):
-        raise InvalidCall("person_properties must be a dict")
-    if group_properties is not None and not (
-        isinstance(group_properties, Mapping)
-        and all(isinstance(v, Mapping) for v in group_properties.values())
+    if not options:
+        return Query(EvalContext(did), False, None)
+    if not _OPTION_NAMES.issuperset(options):
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        raise InvalidCall(f"unknown option(s) {', '.join(unknown)}")
+    groups = _mapping(options.get("groups"), "groups (group type to group key)")
+    if groups and not (
+        _STR.issuperset(map(type, groups)) and _STR.issuperset(map(type, groups.values()))
+    ):
+        groups = {str(k): str(v) for k, v in groups.items()}
+    person = _mapping(options.get("person_properties"), "person_properties")
+    group_props = _mapping(options.get("group_properties"), "group_properties")
+    if group_props and not (
+        _DICT.issuperset(map(type, group_props.values()))
+        or all(isinstance(v, Mapping) for v in group_props.values())
     ):
         raise InvalidCall("group_properties must be a dict of group type to a dict")
+    device_id = options.get("device_id")
     if device_id is not None and not isinstance(device_id, str):
         raise InvalidCall("device_id must be a string")
+    geoip = options.get("disable_geoip")
     if geoip is not None and not isinstance(geoip, bool):
         raise InvalidCall("disable_geoip must be True, False or None")
-    return Query(
-        did,
-        {str(k): str(v) for k, v in groups.items()} if groups else {},
-        person_properties or {},
-        group_properties or {},
-        device_id,
-        bool(options.get("only_evaluate_locally", False)),
-        geoip,
-    )
+    ctx = EvalContext(did, person, groups, group_props, device_id)
+    return Query(ctx, bool(options.get("only_evaluate_locally", False)), geoip)
 
 
 class FlagResolver:
@@ -112,7 +122,7 @@ class FlagResolver:
         self._transport = transport
         self._poller = poller
         self._emit = emit
-        self._reported: OrderedDict[tuple[Any, ...], None] = OrderedDict()
+        self._reported: dict[tuple[Any, ...], None] = {}
         self._reported_lock = threading.Lock()
         self._log = RateLimitedLog()
 
@@ -130,23 +140,38 @@ class FlagResolver:
 
     # -- one flag ----------------------------------------------------------------------------------
 
+    def value(self, key: str, query: Query, send_event: bool) -> FlagValue | None:
+        """The flag's value only: the hot path of ``feature_enabled``/``get_feature_flag``,
+        which builds no result object when the flag is decided locally."""
+        outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
+        if type(outcome) is Decided:
+            if send_event:
+                self._report_local(outcome, query)
+            return outcome.value
+        result = self._undecided(key, query, outcome)  # type: ignore[arg-type]
+        if send_event:
+            self._report(result, query)
+        return result.value
+
     def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult:
-        defs = self.definitions()
-        outcome = evaluate_flag(defs, key, query.context(), _now())
-        if isinstance(outcome, Decided):
+        outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
+        if type(outcome) is Decided:
             result = _local_result(outcome)
-        elif query.only_evaluate_locally:
-            result = FlagResult(
+        else:
+            result = self._undecided(key, query, outcome)  # type: ignore[arg-type]
+        if send_event:
+            self._report(result, query)
+        return result
+
+    def _undecided(self, key: str, query: Query, outcome: Undecided) -> FlagResult:
+        if query.only_evaluate_locally:
+            return FlagResult(
                 key,
                 None,
                 reason=f"not evaluated locally: {outcome.detail}",
                 unresolved=outcome.reason.value,
             )
-        else:
-            result = self._remote_one(key, query, outcome.reason.value)
-        if send_event:
-            self._report(result, query)
-        return result
+        return self._remote_one(key, query, outcome.reason.value)
 
     def _remote_one(self, key: str, query: Query, unresolved: str | None) -> FlagResult:
         remote, error = self.fetch_remote(query, [key])
@@ -164,48 +189,29 @@ class FlagResolver:
                 error=",".join(errors),
                 unresolved=unresolved,
             )
-        return FlagResult(
-            key,
-            record.value,
-            payload=_remote.decode_payload(record.payload),
-            reason=record.reason,
-            flag_id=record.flag_id,
-            flag_version=record.version,
-            request_id=remote.request_id,
-            error=",".join(errors) or None,
-            unresolved=unresolved,
-        )
+        return _remote_result(key, record, remote.request_id, ",".join(errors) or None, unresolved)
 
     # -- all flags ---------------------------------------------------------------------------------
 
-    def resolve_all(self, query: Query) -> dict[str, FlagResult]:
+    def resolve_all(self, query: Query) -> dict[str, tuple[FlagValue, str | None]]:
+        """Every flag's (value, raw JSON payload): local first, then at most one remote call
+        for the flags local evaluation could not decide."""
         defs = self.definitions()
-        results: dict[str, FlagResult] = {}
+        results: dict[str, tuple[FlagValue, str | None]] = {}
         undecided: list[str] = []
-        outcomes: dict[str, FlagOutcome] = (
-            evaluate_flags(defs, query.context(), _now()) if defs.loaded else {}
-        )
-        for key, outcome in outcomes.items():
-            if isinstance(outcome, Decided):
-                results[key] = _local_result(outcome)
-            else:
-                undecided.append(key)
+        if defs.loaded:
+            for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
+                if type(outcome) is Decided:
+                    results[key] = (outcome.value, outcome.payload)
+                else:
+                    undecided.append(key)
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
         remote, _error = self.fetch_remote(query, undecided if defs.loaded else None)
         if remote is None:
             return results  # what could be decided locally
         for key, record in remote.flags.items():
-            if key not in results:
-                results[key] = FlagResult(
-                    key,
-                    record.value,
-                    payload=_remote.decode_payload(record.payload),
-                    reason=record.reason,
-                    flag_id=record.flag_id,
-                    flag_version=record.version,
-                    request_id=remote.request_id,
-                )
+            results.setdefault(key, (record.value, record.payload))
         return results
 
     # -- remote ------------------------------------------------------------------------------------
@@ -221,11 +227,11 @@ class FlagResolver:
             config.api_key,
             query.distinct_id,
             groups=query.groups,
-            person_properties=query.person_properties,
-            group_properties=query.group_properties,
+            person_properties=query.ctx.person_properties,
+            group_properties=query.ctx.group_properties,
             geoip_disable=geoip,
             flag_keys=keys,
-            device_id=query.device_id,
+            device_id=query.ctx.device_id,
         )
         data = json.dumps(body, default=str).encode("utf-8")
         deadline = time.monotonic() + config.flags_timeout
@@ -253,16 +259,38 @@ class FlagResolver:
 
     # -- $feature_flag_called --------------------------------------------------------------------
 
-    def _report(self, result: FlagResult, query: Query) -> None:
-        groups = tuple(sorted(query.groups.items()))
-        marker = (query.distinct_id, result.key, _value_key(result.value), groups)
+    def _is_new(self, query: Query, key: str, value: FlagValue | None) -> bool:
+        """True the first time this (person, flag, value, groups) is seen; bounded memory.
+
+        The read is lock-free (a dict lookup is atomic); only the insert takes the lock.
+        """
+        groups = query.ctx.groups
+        marker = (
+            query.ctx.distinct_id,
+            key,
+            value,
+            type(value) is bool,  # True and "true" are different responses
+            tuple(sorted(groups.items())) if groups else (),
+        )
+        if marker in self._reported:
+            return False
         with self._reported_lock:
             if marker in self._reported:
-                self._reported.move_to_end(marker)
-                return
+                return False
             self._reported[marker] = None
             if len(self._reported) > _DEDUP_SIZE:
-                self._reported.popitem(last=False)
+                del self._reported[next(iter(self._reported))]  # the oldest
+        return True
+
+    def _report_local(self, outcome: Decided, query: Query) -> None:
+        if self._is_new(query, outcome.key, outcome.value):
+            self._emit_called(query, _local_result(outcome))
+
+    def _report(self, result: FlagResult, query: Query) -> None:
+        if self._is_new(query, result.key, result.value):
+            self._emit_called(query, result)
+
+    def _emit_called(self, query: Query, result: FlagResult) -> None:
         props: dict[str, Any] = {
             "$feature_flag": result.key,
             "$feature_flag_response": result.value,
@@ -292,8 +320,8 @@ class FlagResolver:
         defs = self.definitions()
         values: dict[str, FlagValue] = {}
         if defs.loaded:
-            for key, outcome in evaluate_flags(defs, query.context(), _now()).items():
-                if isinstance(outcome, Decided):
+            for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
+                if type(outcome) is Decided:
                     values[key] = outcome.value
         else:
             remote, _error = self.fetch_remote(query, None)
@@ -302,10 +330,6 @@ class FlagResolver:
         props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
         props["$active_feature_flags"] = sorted(k for k, v in values.items() if v is not False)
         return props
-
-
-def _value_key(value: FlagValue | None) -> tuple[str, object]:
-    return (type(value).__name__, value)  # True and "true" are different responses
 
 
 def _local_result(outcome: Decided) -> FlagResult:
@@ -317,6 +341,26 @@ def _local_result(outcome: Decided) -> FlagResult:
         locally_evaluated=True,
         flag_id=outcome.flag_id,
         flag_version=outcome.flag_version,
+    )
+
+
+def _remote_result(
+    key: str,
+    record: _remote.RemoteFlag,
+    request_id: str | None,
+    error: str | None = None,
+    unresolved: str | None = None,
+) -> FlagResult:
+    return FlagResult(
+        key,
+        record.value,
+        payload=_remote.decode_payload(record.payload),
+        reason=record.reason,
+        flag_id=record.flag_id,
+        flag_version=record.version,
+        request_id=request_id,
+        error=error,
+        unresolved=unresolved,
     )
 
 
