@@ -15,7 +15,17 @@ def main() -> int:
         ("ruff check", [python, "-m", "ruff", "check", "posthog_client", "tests", "examples"]),
         (
             "ruff format",
-            [python, "-m", "ruff", "format", "--check", "-q", "posthog_client", "tests"],
+            [
+                python,
+                "-m",
+                "ruff",
+                "format",
+                "--check",
+                "-q",
+                "posthog_client",
+                "tests",
+                "examples",
+            ],
         ),
         ("mypy", [python, "-m", "mypy", "posthog_client"]),
     ]

@@ -426,11 +426,15 @@ def test_property_matching_version_switches_with_a_new_poll(fake: FakePostHog) -
         "active": True,
         "filters": {"groups": [{"properties": [{"key": "k", "value": [], "type": "person"}]}]},
     }
-    fake.set_definitions({"flags": [flag], "group_type_mapping": {}, "property_matching_version": 1})
+    fake.set_definitions(
+        {"flags": [flag], "group_type_mapping": {}, "property_matching_version": 1}
+    )
     client = fake.client()
     args: dict[str, Any] = {"person_properties": {"k": True}, "only_evaluate_locally": True}
     assert client.get_feature_flag("f", "u1", **args) is False
-    fake.set_definitions({"flags": [flag], "group_type_mapping": {}, "property_matching_version": 2})
+    fake.set_definitions(
+        {"flags": [flag], "group_type_mapping": {}, "property_matching_version": 2}
+    )
     assert client.load_feature_flags()
     assert client.get_feature_flag("f", "u1", **args) is True
 
