@@ -16,9 +16,7 @@ from ._batching import finalize
 from ._config import Config, make_config
 from ._consumer import Consumer
 from ._flag_api import FlagMethods
-from ._flags import FlagResolver, make_query
 from ._guard import guard
-from ._poller import DefinitionsPoller
 from ._transport import Transport
 from ._types import Stats
 from ._version import VERSION
@@ -79,12 +77,6 @@ class Client(FlagMethods):
         self._consumer = Consumer(config, self._transport, self._static)
         self._hooks = config.before_send
         self._closed = False
-        self._poller = (
-            DefinitionsPoller(config, self._transport)
-            if config.personal_api_key and not config.disabled
-            else None
-        )
-        self._flags = FlagResolver(config, self._transport, self._poller, self._flag_called)
         _lifecycle.on_exit(self)
 
     def __repr__(self) -> str:
@@ -141,6 +133,8 @@ class Client(FlagMethods):
         )
 
     def _with_flags(self, distinct_id: object, properties: object, groups: object) -> object:
+        from ._flags import make_query
+
         try:
             query = make_query(distinct_id, {"groups": groups})
         except messages.InvalidCall:
@@ -338,9 +332,7 @@ class Client(FlagMethods):
         if self._closed:
             return self._consumer.pending() == 0
         self._closed = True
-        if self._poller is not None:
-            self._poller.stop()
-        self._flags.forget_reported()
+        self._stop_flags()
         left = self._consumer.shutdown(_seconds(timeout))
         self._transport.close()
         _lifecycle.forget(self)

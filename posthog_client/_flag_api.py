@@ -3,28 +3,79 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _context
 from ._config import Config
-from ._flags import FlagOptions, FlagResolver, Query, make_query
 from ._guard import guard
 from ._messages import InvalidCall
-from ._poller import DefinitionsPoller
 from ._remote import decode_payload
 from ._types import FlagResult, FlagValue
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from ._flags import FlagOptions, FlagResolver, Query
+    from ._poller import DefinitionsPoller
+    from ._transport import Transport
+
 logger = logging.getLogger("posthog_client")
 
 
+# Creating the flag machinery is rare (once per client) but must happen once.
+_setup_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _setup_lock
+    _setup_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
 class FlagMethods:
+    """Flag methods. The evaluator, the poller and their imports are set up on the first flag
+    call, so an app that only captures events never pays for them."""
+
     _config: Config
-    _flags: FlagResolver
-    _poller: DefinitionsPoller | None
+    _transport: Transport
+    _resolver: FlagResolver | None = None
+    _poller: DefinitionsPoller | None = None
+
+    @property
+    def _flags(self) -> FlagResolver:
+        resolver = self._resolver
+        if resolver is None:
+            with _setup_lock:
+                resolver = self._resolver
+                if resolver is None:
+                    resolver = self._resolver = self._new_resolver()
+        return resolver
+
+    def _new_resolver(self) -> FlagResolver:
+        from ._flags import FlagResolver
+        from ._poller import DefinitionsPoller
+
+        config = self._config
+        if config.personal_api_key and not config.disabled:
+            self._poller = DefinitionsPoller(config, self._transport)
+        return FlagResolver(config, self._transport, self._poller, self._flag_called)
+
+    def _flag_called(
+        self, distinct_id: str, properties: dict[str, Any], groups: Mapping[str, str] | None
+    ) -> None:
+        raise NotImplementedError  # Client sends the event
+
+    def _stop_flags(self) -> None:
+        if self._poller is not None:
+            self._poller.stop()
+        if self._resolver is not None:
+            self._resolver.forget_reported()
 
     @guard(None)
     def get_feature_flag_result(
@@ -109,10 +160,12 @@ class FlagMethods:
 
         Needs ``personal_api_key``. Optional: the first flag call loads them anyway.
         """
-        if self._poller is None:
+        self._flags  # noqa: B018 - sets the poller up on first use
+        poller = self._poller
+        if poller is None:
             logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
             return False
-        return self._poller.load_now()
+        return poller.load_now()
 
     def _all(
         self, distinct_id: object, options: Mapping[str, Any]
@@ -131,6 +184,8 @@ class FlagMethods:
             return None
         if distinct_id is None:
             distinct_id = _context.current().distinct_id
+        from ._flags import make_query
+
         try:
             return make_query(distinct_id, options)
         except InvalidCall as exc:

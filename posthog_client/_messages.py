@@ -13,8 +13,6 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from typing import Any
 
-from dateutil.parser import isoparse
-
 from ._sanitize import clean_properties
 
 LIB_NAME = "posthog-client"
@@ -70,6 +68,8 @@ def to_utc_text(value: object) -> str | None:
     numbers are Unix seconds.
     """
     if isinstance(value, str):
+        from dateutil.parser import isoparse  # only callers passing text timestamps pay for it
+
         try:
             value = isoparse(value.strip())
         except (ValueError, OverflowError):

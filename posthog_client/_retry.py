@@ -5,9 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from email.utils import parsedate_to_datetime
-
-import backoff
 
 RETRY_AFTER_CAP = 30.0
 
@@ -28,6 +25,8 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     try:
         seconds = float(text)
     except ValueError:
+        from email.utils import parsedate_to_datetime  # rare: only HTTP-date values
+
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -49,6 +48,8 @@ def retry_delay(
     and half is random (``rand`` in [0, 1)), so retries spread out but never collapse to zero.
     ``Retry-After`` is a floor.
     """
+    import backoff  # imported on the first retry: it pulls in asyncio, which capture never needs
+
     schedule = backoff.expo(base=2, factor=base, max_value=cap)
     next(schedule)  # the generator's first value is a priming None
     exponential = float(next(itertools.islice(schedule, attempt - 1, None)))

@@ -44,7 +44,7 @@ def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
     return out
 
 
-def test_transport_is_the_only_core_module_importing_requests() -> None:
+def test_the_http_module_is_the_only_core_module_importing_requests() -> None:
     importers = set()
     for path in PACKAGE.glob("_*.py"):
         tree = ast.parse(path.read_text())
@@ -56,7 +56,7 @@ def test_transport_is_the_only_core_module_importing_requests() -> None:
                 names = [node.module]
             if any(n.split(".")[0] in ("requests", "urllib3") for n in names):
                 importers.add(path.name)
-    assert importers == {"_transport.py"}
+    assert importers == {"_http.py"}
 
 
 def test_import_is_warning_free_and_lazy() -> None:
