@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._messages import format_epoch
+from ._messages import Pending, format_epoch
 from ._sanitize import encode
 
 TRUNCATED_MARK = "…[truncated by posthog-client]"
@@ -14,11 +14,13 @@ TRUNCATED_MARK = "…[truncated by posthog-client]"
 _TRIM_STEPS = (64 * 1024, 8 * 1024, 1024, 256)
 
 
-def finalize(message: dict[str, Any], static: Mapping[str, Any]) -> dict[str, Any]:
-    """Fill in what the caller's thread left for later: the static context and the timestamp text.
-
-    Caller properties win over the static context.
+def finalize(message: dict[str, Any] | Pending, static: Mapping[str, Any]) -> dict[str, Any]:
+    """Fill in what the caller's thread left for later: the event dict itself, the static
+    context and the timestamp text. Caller properties win over the static context.
     """
+    if type(message) is Pending:
+        message = message.expand()
+    assert isinstance(message, dict)
     stamp = message.get("timestamp")
     if type(stamp) is float:
         message["timestamp"] = format_epoch(stamp)
@@ -79,6 +81,14 @@ def batch_body(
     return prefix + b',"batch":[' + b",".join(events) + b"]}"
 
 
-def decode_events(events: Sequence[bytes | dict[str, Any]]) -> list[dict[str, Any]]:
+def decode_events(events: Sequence[bytes | dict[str, Any] | Pending]) -> list[dict[str, Any]]:
     """Events back as dicts, for ``on_error`` (they carry no keys)."""
-    return [event if isinstance(event, dict) else json.loads(event) for event in events]
+    out = []
+    for event in events:
+        if isinstance(event, Pending):
+            out.append(event.expand())
+        elif isinstance(event, dict):
+            out.append(event)
+        else:
+            out.append(json.loads(event))
+    return out

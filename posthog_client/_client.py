@@ -115,7 +115,7 @@ class Client(FlagMethods):
         """
         if self._config.disabled:
             return None
-        stamp, uid = self._stamp(timestamp, uuid)
+        stamp, uid, uid_value = self._stamp(timestamp, uuid, compact=True)
         props: object = properties
         context = _context.current()
         if event is _ONLY_EVENT:  # capture(event): the person comes from the context
@@ -126,10 +126,11 @@ class Client(FlagMethods):
         if context is not _context.EMPTY and (props is None or isinstance(props, Mapping)):
             props = {**_context.context_properties(context), **(props or {})}
         if send_feature_flags:
-            props = self._with_flags(distinct_id, properties, groups)
+            props = self._with_flags(distinct_id, props, groups)
         return self._submit(
             "capture",
-            lambda: messages.capture(distinct_id, event, props, groups, stamp, uid),
+            uid,
+            lambda: messages.capture(distinct_id, event, props, groups, stamp, uid_value),
         )
 
     def _with_flags(self, distinct_id: object, properties: object, groups: object) -> object:
@@ -188,8 +189,10 @@ class Client(FlagMethods):
         """Tell PostHog that ``previous_id`` and ``distinct_id`` are the same person."""
         if self._config.disabled:
             return None
-        stamp, uid = self._stamp(timestamp, None)
-        return self._submit("alias", lambda: messages.alias(previous_id, distinct_id, stamp, uid))
+        stamp, uid, _ = self._stamp(timestamp, None)
+        return self._submit(
+            "alias", uid, lambda: messages.alias(previous_id, distinct_id, stamp, uid)
+        )
 
     @guard(None)
     def group_identify(
@@ -205,9 +208,10 @@ class Client(FlagMethods):
         """Set properties of a group (``$groupidentify``)."""
         if self._config.disabled:
             return None
-        stamp, uid = self._stamp(timestamp, uuid)
+        stamp, uid, _ = self._stamp(timestamp, uuid)
         return self._submit(
             "group_identify",
+            uid,
             lambda: messages.group_identify(
                 group_type, group_key, properties, distinct_id, stamp, uid
             ),
@@ -218,14 +222,21 @@ class Client(FlagMethods):
     ) -> str | None:
         if self._config.disabled:
             return None
-        stamp, uid = self._stamp(timestamp, uuid)
+        stamp, uid, _ = self._stamp(timestamp, uuid)
         return self._submit(
-            kind.lstrip("$"), lambda: messages.person(kind, distinct_id, properties, stamp, uid)
+            kind.lstrip("$"),
+            uid,
+            lambda: messages.person(kind, distinct_id, properties, stamp, uid),
         )
 
-    def _stamp(self, timestamp: Any, uuid: Any) -> tuple[str | float, str]:
+    def _stamp(
+        self, timestamp: Any, uuid: Any, compact: bool = False
+    ) -> tuple[Any, str, int | str]:
+        """The event's timestamp, and its uuid as text (returned to the caller) and as it is
+        queued (an int when generated here). ``compact``: leave the timestamp None when the
+        generated uuid carries it (queued events are smaller)."""
         now = time.time()
-        stamp: str | float = now
+        stamp: str | float | None = now
         if timestamp is not None:
             text = messages.to_utc_text(timestamp)
             if text is None:
@@ -238,11 +249,16 @@ class Client(FlagMethods):
         if uuid is not None:
             uid = messages.check_uuid(uuid)
             if uid is not None:
-                return stamp, uid
+                return stamp, uid, uid
             logger.warning("posthog_client: uuid %r is not a UUID; generating one", uuid)
-        return stamp, messages.uuid7(int(now * 1000), random.getrandbits(74))
+        value = messages.uuid7_int(now, random.getrandbits(62))
+        if compact and stamp == now:
+            stamp = None
+        return stamp, messages.uuid_text(value), value
 
-    def _submit(self, method: str, build: Callable[[], dict[str, Any]]) -> str | None:
+    def _submit(
+        self, method: str, uid: str, build: Callable[[], dict[str, Any] | messages.Pending]
+    ) -> str | None:
         if self._closed:
             logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
             return None
@@ -257,10 +273,9 @@ class Client(FlagMethods):
                 self._consumer.count_before_send_drop()
                 return None
             message = filtered
-        uid: str = message["uuid"]
         return uid if self._consumer.put(message) else None
 
-    def _run_hooks(self, message: dict[str, Any]) -> dict[str, Any] | None:
+    def _run_hooks(self, message: dict[str, Any] | messages.Pending) -> dict[str, Any] | None:
         event: Any = finalize(message, self._static)
         for hook in self._hooks:
             try:

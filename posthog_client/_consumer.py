@@ -23,6 +23,7 @@ from . import _internal, _lifecycle
 from ._batching import batch_body, decode_events, encode_within, finalize
 from ._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
 from ._errors import APIError, redact
+from ._messages import Pending
 from ._ratelog import RateLimitedLog
 from ._retry import is_retryable, parse_retry_after, retry_delay
 from ._transport import Transport
@@ -116,7 +117,7 @@ class Consumer:
             self._accepted += 1
             self._caller_drops["before_send"] += 1
 
-    def put(self, message: dict[str, Any]) -> bool:
+    def put(self, message: dict[str, Any] | Pending) -> bool:
         """Queue one event; False (counted, warned once per overflow episode) when full."""
         with self._lock:
             self._accepted += 1
@@ -280,13 +281,16 @@ class Consumer:
                 continue
             pulled += 1
             self._add(item)
+            if not pulled % 16:
+                time.sleep(0)  # let callers' threads have the GIL: capture() must not wait on us
         if self._overflowing and self._queued - self._finished < config.max_queue_size // 2:
             with self._lock:
                 self._overflowing, dropped, self._overflow_drops = False, self._overflow_drops, 0
             logger.warning("posthog_client: event queue drained; %d event(s) were dropped", dropped)
 
-    def _add(self, message: dict[str, Any]) -> None:
-        data, trimmed = encode_within(finalize(message, self._static), MAX_EVENT_BYTES)
+    def _add(self, item: dict[str, Any] | Pending) -> None:
+        message = finalize(item, self._static)
+        data, trimmed = encode_within(message, MAX_EVENT_BYTES)
         if data is None:
             self._drop_events(1, "oversize", "encoded size over 900 KiB", None, [message])
             return
@@ -420,7 +424,7 @@ class Consumer:
     def _give_up_everything(self) -> None:
         batches = [*self._ready, *self._retrying]
         events = [e for b in batches for e in b.events] + self._building
-        queued = [m for m in self._queue if isinstance(m, dict)]
+        queued = [m for m in self._queue if not isinstance(m, (_Flush, _Stop))]
         self._ready.clear()
         self._retrying.clear()
         self._building = []

@@ -11,7 +11,7 @@ import datetime as dt
 import platform
 import uuid as uuidlib
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from ._sanitize import clean_properties
 
@@ -35,13 +35,57 @@ def static_properties(version: str, disable_geoip: bool) -> dict[str, Any]:
     }
 
 
-def uuid7(unix_ms: int, rand: int) -> str:
-    """A UUIDv7 string from a millisecond timestamp and 74 random bits."""
-    value = (unix_ms & 0xFFFF_FFFF_FFFF) << 80
-    value |= 0x7 << 76 | ((rand >> 62) & 0xFFF) << 64  # version, rand_a
-    value |= 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)  # variant, rand_b
+def uuid7_int(unix_seconds: float, rand: int) -> int:
+    """A UUIDv7 as a 128-bit int, from a Unix time and 62 random bits.
+
+    The 12 ``rand_a`` bits hold the sub-millisecond fraction (RFC 9562, section 6.2, method 3),
+    so the uuid carries the event's time to a quarter of a microsecond: queued events need not
+    keep a timestamp of their own (see ``uuid7_time``).
+    """
+    millis = unix_seconds * 1000
+    whole = int(millis)
+    fraction = int((millis - whole) * 4096) & 0xFFF
+    value = (whole & 0xFFFF_FFFF_FFFF) << 80 | 0x7 << 76 | fraction << 64  # time, version
+    return value | 0b10 << 62 | (rand & 0x3FFF_FFFF_FFFF_FFFF)  # variant, rand_b
+
+
+def uuid7_time(value: int) -> float:
+    """The Unix time a ``uuid7_int`` was made with."""
+    return ((value >> 80) + ((value >> 64) & 0xFFF) / 4096) / 1000
+
+
+def uuid_text(value: int | str) -> str:
+    """Canonical text of a UUID kept as an int (queued events keep ints: 32 bytes, not 85)."""
+    if type(value) is str:
+        return value
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def uuid7(unix_seconds: float, rand: int) -> str:
+    """A UUIDv7 string from a Unix time and 62 random bits."""
+    return uuid_text(uuid7_int(unix_seconds, rand))
+
+
+class Pending(NamedTuple):
+    """A captured event waiting in the queue, as compact as it can be: a tuple, the uuid as an
+    int, the groups as pairs. ``expand()`` makes the event dict on the consumer thread."""
+
+    event: str
+    distinct_id: str
+    properties: dict[str, Any]
+    timestamp: str | float | None  # None: the time inside the (generated) uuid
+    uuid: int | str
+    groups: tuple[tuple[str, Any], ...] | None
+
+    def expand(self) -> dict[str, Any]:
+        props = self.properties
+        if self.groups is not None and "$groups" not in props:
+            props["$groups"] = dict(self.groups)
+        stamp = self.timestamp
+        if stamp is None:
+            stamp = uuid7_time(self.uuid)  # type: ignore[arg-type]
+        return _event(self.event, self.distinct_id, props, stamp, uuid_text(self.uuid))
 
 
 def check_uuid(value: object) -> str | None:
@@ -117,12 +161,12 @@ def _properties(value: object, name: str = "properties") -> dict[str, Any]:
     return clean_properties(value)
 
 
-def _groups(value: object) -> dict[str, Any] | None:
+def _groups(value: object) -> tuple[tuple[str, Any], ...] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
         raise InvalidCall(f"groups must be a dict of group type to group key, got {type(value)}")
-    return clean_properties(value)
+    return tuple(clean_properties(value).items())
 
 
 def _event(
@@ -142,16 +186,12 @@ def capture(
     event: object,
     properties: object,
     groups: object,
-    timestamp: str | float,
-    uid: str,
-) -> dict[str, Any]:
+    timestamp: str | float | None,
+    uid: int | str,
+) -> Pending:
     props = _properties(properties)
-    group_map = _groups(groups)
-    if group_map is not None and "$groups" not in props:
-        props["$groups"] = group_map
-    return _event(
-        _check_name(event, "event"), check_distinct_id(distinct_id), props, timestamp, uid
-    )
+    name = _check_name(event, "event")
+    return Pending(name, check_distinct_id(distinct_id), props, timestamp, uid, _groups(groups))
 
 
 def person(

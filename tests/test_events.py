@@ -258,3 +258,28 @@ def test_bad_calls_return_none_with_one_log_line(
     client.flush()
     assert fake.events == []
     assert client.stats().accepted == 0
+
+
+def test_uuid7_carries_the_event_time_to_the_microsecond() -> None:
+    import random
+    import time as _time
+
+    from posthog_client._messages import uuid7_int, uuid7_time, uuid_text
+
+    for _ in range(1000):
+        now = _time.time() + random.uniform(-1e6, 1e6)
+        value = uuid7_int(now, random.getrandbits(62))
+        assert abs(uuid7_time(value) - now) < 1e-6
+        parsed = uuid.UUID(uuid_text(value))
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+
+
+def test_default_timestamp_matches_the_uuid_time(fake: FakePostHog) -> None:
+    from posthog_client._messages import uuid7_time
+
+    client = fake.client()
+    uid = client.capture("u1", "e")
+    client.flush()
+    assert uid is not None
+    stamp = dt.datetime.fromisoformat(fake.events[0]["timestamp"]).timestamp()
+    assert abs(stamp - uuid7_time(uuid.UUID(uid).int)) < 1e-5
