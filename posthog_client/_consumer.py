@@ -142,11 +142,12 @@ class Consumer:
             self._drain_inline(self._config.timeout * (self._config.max_retries + 1) + 60)
         elif self._thread is None:
             self._start()
-        elif (
-            len(self._queue) + len(self._building) >= self._config.flush_at
-            and not self._wake.is_set()
-        ):
-            self._wake.set()
+        elif not self._wake.is_set():
+            # Wake the consumer for the first event after a quiet spell (it may be waiting with
+            # no deadline) and for a full batch; in between it is busy and pulls on its own.
+            queued = len(self._queue)
+            if queued == 1 or queued + len(self._building) >= self._config.flush_at:
+                self._wake.set()
         return True
 
     def _start(self) -> None:

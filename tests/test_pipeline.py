@@ -170,3 +170,12 @@ def test_empty_api_key_logs_once(caplog: pytest.LogCaptureFixture) -> None:
         client.capture("u1", "e")
     assert len([r for r in caplog.records if r.name == "posthog_client"]) == 1
     assert client.disabled
+
+
+def test_events_after_a_quiet_spell_go_out_without_flush(fake: FakePostHog) -> None:
+    client = fake.client(flush_interval=0.05)
+    client.capture("u1", "first")
+    assert client.flush(timeout=5)
+    for i in range(3):  # the consumer is idle with nothing to wait for: it must be woken
+        client.capture("u1", f"later-{i}")
+    assert fake.wait_for_events(4, timeout=5).names() == ["first", "later-0", "later-1", "later-2"]

@@ -1,0 +1,576 @@
+"""Run the benchmark suite: posthog_client against the official ``posthog`` package.
+
+    .venv/bin/python benchmarks/run.py [--quick] [--only NAME ...] [--json out.json] [--markdown]
+                                       [--ours-only]
+
+Every measurement runs in a fresh interpreter (``python -m benchmarks.scenarios.<name>``); the
+two SDKs run interleaved, alternating which goes first, and each metric is the median of its
+runs. Ratios are ours / official, measured in the same run on the same machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import importlib.metadata
+import importlib.util
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULT_PREFIX = "RESULT "
+CHILD_TIMEOUT_S = 300.0
+SCENARIOS = ("capture", "e2e", "flags", "import", "memory", "burst")
+
+
+@dataclass
+class Row:
+    scenario: str
+    metric: str
+    ours: float | None
+    theirs: float | None
+    higher_is_better: bool
+    target: float | None = None  # ratio ours/theirs: at least (higher better) or at most
+    note: str = ""
+    compared: bool = True  # False: informational row, no ratio
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.compared or self.ours is None or self.theirs is None or self.theirs == 0:
+            return None
+        return self.ours / self.theirs
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return ""
+        ratio = self.ratio
+        if ratio is None:
+            return "n/a"
+        met = ratio >= self.target if self.higher_is_better else ratio <= self.target
+        return "PASS" if met else "MISS"
+
+    def target_text(self) -> str:
+        if self.target is None:
+            return ""
+        return f"{'>=' if self.higher_is_better else '<='} {self.target:g}x"
+
+
+@dataclass
+class Settings:
+    quick: bool
+    have_theirs: bool
+    raw: dict[str, list[dict[str, Any]]]
+
+
+# -- running children ---------------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("POSTHOG")}
+
+
+def _child(module: str, *args: str) -> dict[str, Any]:
+    """Run one scenario process and return its RESULT object (or an ``error``)."""
+    command = [sys.executable, "-m", f"benchmarks.scenarios.{module}", *args]
+    try:
+        done = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=CHILD_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {CHILD_TIMEOUT_S:g} s"}
+    for line in done.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            result: dict[str, Any] = json.loads(line[len(RESULT_PREFIX) :])
+            return result
+    tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+    return {"error": f"exit {done.returncode}: " + " | ".join(tail)}
+
+
+def _sdks(settings: Settings, rep: int) -> list[str]:
+    if not settings.have_theirs:
+        return ["ours"]
+    return ["ours", "theirs"] if rep % 2 == 0 else ["theirs", "ours"]
+
+
+def _log(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _repeat(
+    settings: Settings,
+    label: str,
+    reps: int,
+    run: Callable[[str], dict[str, Any]],
+    show: Callable[[dict[str, Any]], str],
+) -> dict[str, list[dict[str, Any]]]:
+    """Run ``run(sdk)`` ``reps`` times per SDK, interleaved; keep the good results by SDK."""
+    results: dict[str, list[dict[str, Any]]] = {"ours": [], "theirs": []}
+    for rep in range(reps):
+        for sdk in _sdks(settings, rep):
+            result = run(sdk)
+            settings.raw.setdefault(label, []).append({"sdk": sdk, "rep": rep, **result})
+            if "error" in result:
+                _log(f"  {label:<16} {sdk:<6} run {rep + 1}/{reps}: ERROR {result['error']}")
+                continue
+            _log(f"  {label:<16} {sdk:<6} run {rep + 1}/{reps}: {show(result)}")
+            results[sdk].append(result)
+    return results
+
+
+def _median(results: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+    return statistics.median(values) if values else None
+
+
+@contextlib.contextmanager
+def _sink() -> Iterator[str]:
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.sink import sink_process
+
+    with sink_process() as url:
+        yield url
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+
+
+def bench_capture(settings: Settings) -> list[Row]:
+    reps_mean, reps_latency = (1, 1) if settings.quick else (5, 3)
+    rows: list[Row] = []
+    with _sink() as sink:
+        mean = _repeat(
+            settings,
+            "capture-mean",
+            reps_mean,
+            lambda sdk: _child("capture", "--sdk", sdk, "--mode", "mean", "--sink", sink),
+            lambda r: f"{r['mean_us']:.2f} us/call, delivered {r['delivered']}",
+        )
+        latency = _repeat(
+            settings,
+            "capture-latency",
+            reps_latency,
+            lambda sdk: _child("capture", "--sdk", sdk, "--mode", "latency", "--sink", sink),
+            lambda r: f"p50 {r['p50_us']:.2f} p99 {r['p99_us']:.2f} max {r['max_us']:.0f} us",
+        )
+    rows.append(
+        Row(
+            "1 capture()",
+            "mean us/call, 20k-call loop",
+            _median(mean["ours"], "mean_us"),
+            _median(mean["theirs"], "mean_us"),
+            higher_is_better=False,
+            target=0.3,
+        )
+    )
+    for key, name in (("p50_us", "p50"), ("p99_us", "p99"), ("max_us", "max")):
+        rows.append(
+            Row(
+                "1 capture()",
+                f"{name} us/call (timed each)",
+                _median(latency["ours"], key),
+                _median(latency["theirs"], key),
+                higher_is_better=False,
+            )
+        )
+    return rows
+
+
+def bench_e2e(settings: Settings) -> list[Row]:
+    reps = 1 if settings.quick else 3
+    events = "10000" if settings.quick else "50000"
+    rows: list[Row] = []
+    with _sink() as sink:
+        for mode in ("plain", "gzip"):
+            flags = ["--events", events, "--sink", sink] + (["--gzip"] if mode == "gzip" else [])
+
+            def run(sdk: str, flags: list[str] = flags) -> dict[str, Any]:
+                return _child("end_to_end", "--sdk", sdk, *flags)
+
+            results = _repeat(
+                settings,
+                f"e2e-{mode}",
+                reps,
+                run,
+                lambda r: (
+                    f"{r['events_per_s']:.0f} ev/s, {r['cpu_us_per_event']:.1f} us CPU/ev, "
+                    f"{r['delivered']}/{r['events']} delivered"
+                ),
+            )
+            rows.append(
+                Row(
+                    f"2 end to end ({mode})",
+                    f"events/s, {int(events) // 1000}k events",
+                    _median(results["ours"], "events_per_s"),
+                    _median(results["theirs"], "events_per_s"),
+                    higher_is_better=True,
+                    target=2.0,
+                )
+            )
+            rows.append(
+                Row(
+                    f"2 end to end ({mode})",
+                    "SDK CPU us/event",
+                    _median(results["ours"], "cpu_us_per_event"),
+                    _median(results["theirs"], "cpu_us_per_event"),
+                    higher_is_better=False,
+                )
+            )
+    return rows
+
+
+def _agreement(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[float, int]:
+    pairs = list(zip(ours["sample_values"], theirs["sample_values"], strict=False))
+    for mine, official in zip(ours["sample_all"], theirs["sample_all"], strict=False):
+        for key in set(mine) | set(official):
+            pairs.append((mine.get(key), official.get(key)))
+    same = sum(1 for a, b in pairs if a == b)
+    return (100.0 * same / len(pairs) if pairs else 0.0), len(pairs)
+
+
+def bench_flags(settings: Settings) -> list[Row]:
+    reps = 1 if settings.quick else 3
+    users = "100" if settings.quick else "400"
+
+    def show(r: dict[str, Any]) -> str:
+        if not r.get("available"):
+            return "not available yet"
+        return (
+            f"{r['evals_per_s']:.0f} evals/s, p99 {r['eval_p99_us']:.1f} us, "
+            f"{r['all_per_s']:.0f} get_all_flags/s"
+        )
+
+    results = _repeat(
+        settings,
+        "flags",
+        reps,
+        lambda sdk: _child("flags", "--sdk", sdk, "--users", users),
+        show,
+    )
+    ours = [r for r in results["ours"] if r.get("available")]
+    theirs = results["theirs"]
+    note = "" if ours or not results["ours"] else "not available yet"
+    rows = [
+        Row(
+            "3 local flags",
+            "get_feature_flag evals/s",
+            _median(ours, "evals_per_s"),
+            _median(theirs, "evals_per_s"),
+            higher_is_better=True,
+            target=2.0,
+            note=note,
+        ),
+        Row(
+            "3 local flags",
+            "get_feature_flag p99 us",
+            _median(ours, "eval_p99_us"),
+            _median(theirs, "eval_p99_us"),
+            higher_is_better=False,
+        ),
+        Row(
+            "3 local flags",
+            "get_all_flags calls/s (50 flags)",
+            _median(ours, "all_per_s"),
+            _median(theirs, "all_per_s"),
+            higher_is_better=True,
+            target=2.0,
+        ),
+    ]
+    if ours and theirs:
+        percent, count = _agreement(ours[0], theirs[0])
+        rows.append(
+            Row(
+                "3 local flags",
+                f"agreement with official, {count} values",
+                percent,
+                100.0,
+                higher_is_better=True,
+                compared=False,
+            )
+        )
+    return rows
+
+
+def bench_import(settings: Settings) -> list[Row]:
+    runs = "3" if settings.quick else "7"
+    if not settings.have_theirs:
+        _log("  import: the official package is not installed; measuring ours only")
+    extra = [] if settings.have_theirs else ["--ours-only"]
+    result = _child("imports", "--sdk", "ours", "--runs", runs, *extra)
+    settings.raw.setdefault("import", []).append(result)
+    if "error" in result:
+        _log(f"  import: ERROR {result['error']}")
+        return []
+    theirs = result.get("theirs", {})
+    for sdk, numbers in (("ours", result["ours"]), ("theirs", theirs)):
+        if numbers:
+            _log(
+                f"  import           {sdk:<6} {numbers['import_ms']:.0f} ms, "
+                f"{numbers['rss_mib']:.1f} MiB (bare python {result['baseline_ms']:.0f} ms)"
+            )
+    return [
+        Row(
+            "4 import",
+            f"wall ms (median of {runs}, minus bare python)",
+            result["ours"]["import_ms"],
+            theirs.get("import_ms"),
+            higher_is_better=False,
+            target=0.5,
+        ),
+        Row(
+            "4 import",
+            "import statement ms, timed inside the child",
+            result["ours"]["in_process_ms"],
+            theirs.get("in_process_ms"),
+            higher_is_better=False,
+        ),
+        Row(
+            "4 import",
+            "RSS MiB after import (minus bare python)",
+            result["ours"]["rss_mib"],
+            theirs.get("rss_mib"),
+            higher_is_better=False,
+        ),
+    ]
+
+
+def bench_memory(settings: Settings) -> list[Row]:
+    reps = 1 if settings.quick else 2
+    events = "20000" if settings.quick else "100000"
+    results = _repeat(
+        settings,
+        "memory",
+        reps,
+        lambda sdk: _child("queue_memory", "--sdk", sdk, "--events", events),
+        lambda r: f"{r['bytes_per_event']:.0f} B/event, {r['queued']} queued",
+    )
+    return [
+        Row(
+            "5 queued memory",
+            f"RSS bytes/queued event, {int(events) // 1000}k queued",
+            _median(results["ours"], "bytes_per_event"),
+            _median(results["theirs"], "bytes_per_event"),
+            higher_is_better=False,
+            target=0.5,
+        )
+    ]
+
+
+def bench_burst(settings: Settings) -> list[Row]:
+    reps = 1 if settings.quick else 3
+    with _sink() as host:
+        results = _repeat(
+            settings,
+            "burst",
+            reps,
+            lambda sdk: _child("burst", "--sdk", sdk, "--host", host),
+            lambda r: (
+                f"max {r['max_ms']:.2f} ms, {r['dropped']} dropped, "
+                f"{r['warning_lines']} warning lines"
+            ),
+        )
+    worst = {sdk: max((r["max_ms"] for r in rs), default=None) for sdk, rs in results.items()}
+    lines = {
+        sdk: max((r["warning_lines"] for r in rs), default=None) for sdk, rs in results.items()
+    }
+    return [
+        Row(
+            "6 burst 50k into 10k",
+            "worst capture() ms over all runs (bound: 5 ms)",
+            worst.get("ours"),
+            worst.get("theirs"),
+            higher_is_better=False,
+        ),
+        Row(
+            "6 burst 50k into 10k",
+            "warning lines logged",
+            lines.get("ours"),
+            lines.get("theirs"),
+            higher_is_better=False,
+        ),
+        Row(
+            "6 burst 50k into 10k",
+            "queue_full drops counted (ours)",
+            _median(results["ours"], "dropped"),
+            None,
+            higher_is_better=False,
+            compared=False,
+        ),
+    ]
+
+
+BENCHES: dict[str, Callable[[Settings], list[Row]]] = {
+    "capture": bench_capture,
+    "e2e": bench_e2e,
+    "flags": bench_flags,
+    "import": bench_import,
+    "memory": bench_memory,
+    "burst": bench_burst,
+}
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as info:
+        for line in info:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def environment() -> dict[str, Any]:
+    return {
+        "date": dt.date.today().isoformat(),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "posthog_client": _version("posthog-client"),
+        "posthog": _version("posthog"),
+        "requests": _version("requests"),
+        "load_average": os.getloadavg(),
+    }
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _cells(row: Row) -> list[str]:
+    ratio = row.ratio
+    ratio_text = "-" if ratio is None else f"{ratio:.2f}x"
+    better = ("higher" if row.higher_is_better else "lower") if row.compared else ""
+    theirs = _number(row.theirs)
+    ours = row.note if row.ours is None and row.note else _number(row.ours)
+    return [
+        row.scenario,
+        row.metric,
+        ours,
+        theirs,
+        ratio_text,
+        f"{better} better" if better else "",
+        row.target_text(),
+        row.verdict,
+    ]
+
+
+HEADERS = ["scenario", "metric", "posthog_client", "posthog", "ratio", "", "target", "result"]
+
+
+def text_table(rows: list[Row]) -> str:
+    cells = [HEADERS, *(_cells(row) for row in rows)]
+    widths = [max(len(line[i]) for line in cells) for i in range(len(HEADERS))]
+    right = {2, 3, 4}
+    out = []
+    for n, line in enumerate(cells):
+        parts = [
+            cell.rjust(widths[i]) if i in right else cell.ljust(widths[i])
+            for i, cell in enumerate(line)
+        ]
+        out.append("  ".join(parts).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def markdown_table(rows: list[Row]) -> str:
+    head = [
+        "Scenario",
+        "Metric",
+        "posthog_client",
+        "posthog",
+        "Ratio",
+        "Better",
+        "Target",
+        "Result",
+    ]
+    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = _cells(row)
+        cells[5] = cells[5].replace(" better", "")
+        cells[7] = f"**{cells[7]}**" if cells[7] == "MISS" else cells[7]
+        out.append("| " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer runs and events (< 1 min)")
+    parser.add_argument(
+        "--only", action="append", choices=SCENARIOS, help="run only this scenario (repeatable)"
+    )
+    parser.add_argument("--json", type=Path, help="write the results and raw runs here")
+    parser.add_argument("--markdown", action="store_true", help="also print a Markdown table")
+    parser.add_argument(
+        "--ours-only", action="store_true", help="skip the official package even if installed"
+    )
+    args = parser.parse_args()
+
+    have_theirs = importlib.util.find_spec("posthog") is not None and not args.ours_only
+    settings = Settings(quick=args.quick, have_theirs=have_theirs, raw={})
+    env = environment()
+    print(
+        f"{env['date']}  {env['cpu']} ({env['cores']} cores)  Python {env['python']}  "
+        f"posthog_client {env['posthog_client']}  posthog {env['posthog'] or 'not installed'}  "
+        f"load {env['load_average'][0]:.2f}",
+        flush=True,
+    )
+    if not have_theirs:
+        print("Measuring posthog_client only (`posthog` is not installed, or --ours-only).")
+    rows: list[Row] = []
+    started = time.monotonic()
+    for name in args.only or SCENARIOS:
+        _log(f"[{name}]")
+        began = time.monotonic()
+        rows += BENCHES[name](settings)
+        _log(f"  ({time.monotonic() - began:.0f} s)")
+    env["seconds"] = round(time.monotonic() - started, 1)
+    env["load_average_end"] = os.getloadavg()
+    print(flush=True)
+    print(text_table(rows))
+    print(f"\nratio = posthog_client / posthog; total {env['seconds']:.0f} s", flush=True)
+    if args.markdown:
+        print()
+        print(markdown_table(rows))
+    if args.json:
+        document = {
+            "environment": env,
+            "rows": [{**asdict(r), "ratio": r.ratio, "verdict": r.verdict} for r in rows],
+            "raw": settings.raw,
+        }
+        args.json.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per scenario; each runs one SDK in a fresh interpreter and prints one RESULT line."""

@@ -1,0 +1,105 @@
+"""Scenario 1: what ``capture()`` costs the calling thread.
+
+``--mode mean``: 20,000 calls in one loop under one timer (no per-call timer cost), divided.
+``--mode latency``: each call timed on its own (``perf_counter_ns`` around it, about 0.1 us of
+timer overhead included) for p50/p99/max.
+
+In both modes the consumer thread is alive and delivering to the loopback sink while the loop
+runs, so its competition for the GIL is part of what the caller pays. Both SDKs get the same
+options: flush_at=100, flush_interval=0.5 s, gzip off, a queue large enough that nothing drops.
+At the end the run checks that the sink received every event.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from benchmarks._common import (
+    EVENT_NAME,
+    GROUPS,
+    base_parser,
+    emit,
+    event_pool,
+    make_client,
+    percentile,
+)
+from benchmarks.sink import wait_for
+
+WARMUP = 500
+
+
+def _mean_loop(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]) -> float:
+    capture = client.capture
+    groups = GROUPS
+    name = EVENT_NAME
+    if sdk == "ours":
+        started = time.perf_counter()
+        for distinct_id, properties in items:
+            capture(distinct_id, name, properties, groups=groups)
+        return time.perf_counter() - started
+    started = time.perf_counter()
+    for distinct_id, properties in items:
+        capture(name, distinct_id=distinct_id, properties=properties, groups=groups)
+    return time.perf_counter() - started
+
+
+def _latency_loop(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]) -> list[int]:
+    capture = client.capture
+    groups = GROUPS
+    name = EVENT_NAME
+    clock = time.perf_counter_ns
+    samples = [0] * len(items)
+    if sdk == "ours":
+        for i, (distinct_id, properties) in enumerate(items):
+            started = clock()
+            capture(distinct_id, name, properties, groups=groups)
+            samples[i] = clock() - started
+    else:
+        for i, (distinct_id, properties) in enumerate(items):
+            started = clock()
+            capture(name, distinct_id=distinct_id, properties=properties, groups=groups)
+            samples[i] = clock() - started
+    return samples
+
+
+def main() -> None:
+    parser = base_parser(__doc__ or "")
+    parser.add_argument("--mode", choices=("mean", "latency"), required=True)
+    parser.add_argument("--sink", required=True)
+    parser.add_argument("--calls", type=int, default=20_000)
+    args = parser.parse_args()
+
+    pool = event_pool()
+    items = [pool[i % len(pool)] for i in range(args.calls)]
+    prefix = f"/run-{uuid.uuid4().hex}"
+    client = make_client(
+        args.sdk,
+        args.sink + prefix,
+        flush_at=100,
+        flush_interval=0.5,
+        max_queue_size=100_000,
+        gzip=False,
+    )
+    # Warm up: starts the consumer thread and the connection, and runs every code path once.
+    _mean_loop(args.sdk, client, pool[:WARMUP])
+    wait_for(args.sink, prefix, WARMUP, timeout=30)
+
+    result: dict[str, Any] = {"calls": args.calls}
+    if args.mode == "mean":
+        elapsed = _mean_loop(args.sdk, client, items)
+        result["mean_us"] = elapsed / args.calls * 1e6
+    else:
+        samples = sorted(_latency_loop(args.sdk, client, items))
+        result["p50_us"] = percentile(samples, 0.50) / 1000
+        result["p99_us"] = percentile(samples, 0.99) / 1000
+        result["max_us"] = samples[-1] / 1000
+    got = wait_for(args.sink, prefix, WARMUP + args.calls, timeout=120)
+    result["delivered"] = got["count"] - WARMUP
+    result["complete"] = got["count"] == WARMUP + args.calls
+    emit(result)
+
+
+if __name__ == "__main__":
+    main()
