@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _context
@@ -36,6 +36,20 @@ def _new_lock_after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+def _make_query() -> Callable[[object, Mapping[str, Any]], Query]:
+    """``_flags.make_query``, imported on the first flag call (an import statement in the hot
+    path would cost microseconds on every call)."""
+    global _make_query_function
+    if _make_query_function is None:
+        from ._flags import make_query
+
+        _make_query_function = make_query
+    return _make_query_function
+
+
+_make_query_function: Callable[[object, Mapping[str, Any]], Query] | None = None
 
 
 class FlagMethods:
@@ -184,10 +198,8 @@ class FlagMethods:
             return None
         if distinct_id is None:
             distinct_id = _context.current().distinct_id
-        from ._flags import make_query
-
         try:
-            return make_query(distinct_id, options)
+            return _make_query()(distinct_id, options)
         except InvalidCall as exc:
             logger.warning("posthog_client: flag call ignored: %s", exc)
             return None
