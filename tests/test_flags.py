@@ -397,15 +397,8 @@ def test_bad_flag_calls_return_neutral_values(fake: FakePostHog, call: Any) -> N
 
 @pytest.fixture
 def module_api(fake: FakePostHog) -> Iterator[FakePostHog]:
-    saved = {name: getattr(posthog, name) for name in posthog._SETTINGS + ("disabled",)}
-    posthog.api_key, posthog.host, posthog.session = fake.api_key, fake.host, fake.session()
-    posthog.personal_api_key = fake.personal_api_key
-    try:
+    with fake.patch_module():
         yield fake
-    finally:
-        posthog.shutdown()
-        for name, value in saved.items():
-            setattr(posthog, name, value)
 
 
 def test_module_level_flags(module_api: FakePostHog) -> None:

@@ -12,16 +12,8 @@ from posthog_client.testing import FakePostHog
 
 @pytest.fixture
 def configured(fake: FakePostHog) -> Iterator[FakePostHog]:
-    saved = {name: getattr(posthog, name) for name in posthog._SETTINGS + ("disabled",)}
-    posthog.api_key = fake.api_key
-    posthog.host = fake.host
-    posthog.session = fake.session()
-    try:
+    with fake.patch_module(personal_api_key=None):
         yield fake
-    finally:
-        posthog.shutdown()
-        for name, value in saved.items():
-            setattr(posthog, name, value)
 
 
 def test_module_level_calls_reach_the_server(configured: FakePostHog) -> None:

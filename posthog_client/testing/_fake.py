@@ -125,17 +125,9 @@ class FakePostHog(FlagRoutes):
             elif encoding == "deflate":
                 raw = zlib.decompress(body)
         except (OSError, zlib.error, EOFError):
-            return self._record(
-                method,
-                path,
-                query,
-                headers,
-                body,
-                None,
-                FakeResponse.json(
-                    400, {"type": "validation_error", "detail": "body is not valid " + encoding}
-                ),
-            )
+            detail = {"type": "validation_error", "detail": "body is not valid " + encoding}
+            broken = RecordedRequest(method, path, dict(query), dict(headers), body)
+            return self._record_request(broken, FakeResponse.json(400, detail))
         fault = self._take_fault(path, len(raw))
         parsed: Any = None
         if raw:
@@ -170,19 +162,6 @@ class FakePostHog(FlagRoutes):
             self.reset()
             return FakeResponse.json(200, {"reset": True})
         return FakeResponse.json(404, {"detail": f"no control endpoint {method} {path}"})
-
-    def _record(
-        self,
-        method: str,
-        path: str,
-        query: Mapping[str, str],
-        headers: Mapping[str, str],
-        body: bytes,
-        parsed: Any,
-        response: FakeResponse,
-    ) -> FakeResponse:
-        request = RecordedRequest(method, path, dict(query), dict(headers), body, parsed)
-        return self._record_request(request, response)
 
     def _record_request(self, request: RecordedRequest, response: FakeResponse) -> FakeResponse:
         events: tuple[Event, ...] = ()
