@@ -1,4 +1,5 @@
-"""``Client``: the public methods, the never-raise guard, and the wiring of the parts."""
+"""``Client``: the public event methods and lifecycle, and the wiring of the parts (the flag
+methods are in ``_flag_api``, the never-raise guard in ``_guard``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import random
 import sys
 import time
 import uuid as uuidlib
+import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +79,11 @@ class Client(FlagMethods):
         self._consumer = Consumer(config, self._transport, self._static)
         self._hooks = config.before_send
         self._closed = False
+        # A client dropped without shutdown() must not leave its threads behind.
+        self._stoppables: list[Any] = []
+        self._finalizer = weakref.finalize(self, _release, self._consumer, self._stoppables)
         _lifecycle.on_exit(self)
+        _warn_if_many_clients()
 
     def __repr__(self) -> str:
         return f"<posthog_client.Client host={self._config.host!r} disabled={self.disabled!r}>"
@@ -367,6 +373,28 @@ class Client(FlagMethods):
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def _release(consumer: Consumer, stoppables: list[Any]) -> None:
+    consumer.release()
+    for item in stoppables:
+        item.stop()
+
+
+_MANY_CLIENTS = 20
+_warned_many = False
+
+
+def _warn_if_many_clients() -> None:
+    global _warned_many
+    live = _lifecycle.live_count()
+    if live > _MANY_CLIENTS and not _warned_many:
+        _warned_many = True
+        logger.warning(
+            "posthog_client: %d clients are alive in this process; create one Client per "
+            "process and reuse it (each has its own threads and queue)",
+            live,
+        )
 
 
 def _seconds(timeout: object) -> float:

@@ -195,6 +195,15 @@ class Consumer:
         self._wake.set()
         return marker.event.wait(timeout)
 
+    def release(self) -> None:
+        """The client was dropped without ``shutdown()``: deliver what is queued, then let the
+        thread end (never waits)."""
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.append(_Stop())
+            self._wake.set()
+        _lifecycle.forget(self)
+
     def shutdown(self, timeout: float) -> int:
         """Flush, stop the thread; returns how many events are still undelivered."""
         deadline = time.monotonic() + timeout

@@ -60,6 +60,7 @@ class FlagMethods:
     _transport: Transport
     _resolver: FlagResolver | None = None
     _poller: DefinitionsPoller | None = None
+    _stoppables: list[Any]  # what must stop when the client is dropped (the poller)
 
     @property
     def _flags(self) -> FlagResolver:
@@ -78,6 +79,7 @@ class FlagMethods:
         config = self._config
         if config.personal_api_key and not config.disabled:
             self._poller = DefinitionsPoller(config, self._transport)
+            self._stoppables.append(self._poller)
         return FlagResolver(config, self._transport, self._poller, self._flag_called)
 
     def _flag_called(

@@ -36,6 +36,11 @@ def on_exit(obj: _ExitAware) -> None:
     _exit_aware.add(obj)
 
 
+def live_count() -> int:
+    """How many objects (clients) are registered for exit."""
+    return len(_exit_aware)
+
+
 def forget(obj: object) -> None:
     _fork_aware.discard(obj)  # type: ignore[arg-type]
     _exit_aware.discard(obj)  # type: ignore[arg-type]

@@ -179,3 +179,31 @@ def test_events_after_a_quiet_spell_go_out_without_flush(fake: FakePostHog) -> N
     for i in range(3):  # the consumer is idle with nothing to wait for: it must be woken
         client.capture("u1", f"later-{i}")
     assert fake.wait_for_events(4, timeout=5).names() == ["first", "later-0", "later-1", "later-2"]
+
+
+def test_a_dropped_client_delivers_and_releases_its_threads(fake: FakePostHog) -> None:
+    import gc
+
+    fake.set_flag("beta")
+    client = fake.client(flush_interval=60)
+    client.capture("u1", "last words")
+    client.feature_enabled("beta", "u1")
+    consumer = client._consumer
+    thread, poller = consumer._thread, client._poller
+    assert thread is not None and poller is not None
+    fake._clients.clear()  # the fake would otherwise keep it alive
+    del client
+    gc.collect()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert poller._stop.is_set()
+    assert fake.events.names()[0] == "last words"
+
+
+def test_many_clients_get_one_warning(fake: FakePostHog, caplog: pytest.LogCaptureFixture) -> None:
+    from posthog_client import _client
+
+    _client._warned_many = False
+    clients = [fake.client() for _ in range(25)]
+    assert caplog.text.count("clients are alive in this process") == 1
+    assert clients
