@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any, TypedDict
 
-from . import _remote
+from . import _lifecycle, _remote
 from ._config import Config
 from ._definitions import EMPTY_DEFINITIONS, Definitions
 from ._evaluation import Decided, EvalContext, Undecided, evaluate_flag, evaluate_flags
@@ -123,6 +123,12 @@ class FlagResolver:
         self._poller = poller
         self._emit = emit
         self._reported: dict[tuple[Any, ...], None] = {}
+        self._reported_lock = threading.Lock()
+        self._log = RateLimitedLog()
+        _lifecycle.on_fork(self)
+
+    def reset_after_fork(self) -> None:
+        """A lock another thread held at fork would never be released in the child."""
         self._reported_lock = threading.Lock()
         self._log = RateLimitedLog()
 

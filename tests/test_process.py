@@ -70,14 +70,23 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
 ) -> None:
     import posthog_client
 
+    fake.set_flag("beta")
     client = fake.client(host=served, session=None)
     client.capture("parent", "warm up")
     client.flush(timeout=5)
     consumer = client._consumer
     held, release = threading.Event(), threading.Event()
 
+    client.feature_enabled("beta", "u1")
+    resolver = client._flags
+
     def hold() -> None:
-        with consumer._lock, consumer._sync_lock, posthog_client._default_lock:
+        with (
+            consumer._lock,
+            consumer._sync_lock,
+            posthog_client._default_lock,
+            resolver._reported_lock,
+        ):
             held.set()
             release.wait(10)
 
@@ -89,13 +98,16 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
 
         def child() -> bool:
             client.capture("child", "from child")
+            client.feature_enabled("beta", "child")  # a flag_called event, past the held lock
             return client.flush(timeout=10) and posthog_client.get_client() is None
 
         _in_child(child)
     release.set()
     holder.join(5)
     assert _wait_child(pid) == 0
-    assert fake.events.names() == ["warm up", "from child"]
+    names = fake.events.names()
+    assert names[0] == "warm up" and "from child" in names
+    assert "child" in {e.distinct_id for e in fake.events.named("$feature_flag_called")}
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
