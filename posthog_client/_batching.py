@@ -68,6 +68,24 @@ def encode_within(message: dict[str, Any], max_bytes: int) -> tuple[bytes | None
     return None, False
 
 
+class Batch:
+    """Encoded events sent together, with their retry state. A batch answered 413 is split:
+    it is finished when both halves are."""
+
+    __slots__ = ("events", "size", "attempts", "not_before", "done", "children")
+
+    def __init__(self, events: list[bytes], size: int) -> None:
+        self.events = events
+        self.size = size
+        self.attempts = 0
+        self.not_before = 0.0
+        self.done = False
+        self.children: tuple[Batch, ...] = ()
+
+    def finished(self) -> bool:
+        return self.done and all(child.finished() for child in self.children)
+
+
 def batch_body(
     api_key: str, events: Sequence[bytes], sent_at: float, historical_migration: bool
 ) -> bytes:

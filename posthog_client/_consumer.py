@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import _internal, _lifecycle
-from ._batching import batch_body, decode_events, encode_within, finalize
+from ._batching import Batch, batch_body, decode_events, encode_within, finalize
 from ._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
 from ._errors import APIError, redact
 from ._messages import Pending
@@ -32,27 +32,12 @@ from ._types import DROP_REASONS, Stats
 logger = logging.getLogger("posthog_client")
 
 
-class _Batch:
-    __slots__ = ("events", "size", "attempts", "not_before", "done", "children")
-
-    def __init__(self, events: list[bytes], size: int) -> None:
-        self.events = events
-        self.size = size
-        self.attempts = 0
-        self.not_before = 0.0
-        self.done = False
-        self.children: tuple[_Batch, ...] = ()
-
-    def finished(self) -> bool:
-        return self.done and all(child.finished() for child in self.children)
-
-
 class _Flush:
     __slots__ = ("event", "waiting")
 
     def __init__(self) -> None:
         self.event = threading.Event()
-        self.waiting: list[_Batch] = []
+        self.waiting: list[Batch] = []
 
 
 class _Stop:
@@ -93,8 +78,8 @@ class Consumer:
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
         self._last_error: str | None = None
         # Batch state, owned by the consumer.
-        self._ready: deque[_Batch] = deque()
-        self._retrying: list[_Batch] = []
+        self._ready: deque[Batch] = deque()
+        self._retrying: list[Batch] = []
         self._building: list[bytes] = []
         self._building_size = 0
         self._building_since = 0.0
@@ -321,10 +306,10 @@ class Consumer:
 
     def _seal(self) -> None:
         if self._building:
-            self._ready.append(_Batch(self._building, self._building_size))
+            self._ready.append(Batch(self._building, self._building_size))
             self._building, self._building_size = [], 0
 
-    def _next_batch(self, now: float, flushing: bool) -> _Batch | None:
+    def _next_batch(self, now: float, flushing: bool) -> Batch | None:
         if now < self._cool_until:
             return None
         due = [b for b in self._retrying if b.not_before <= now]
@@ -349,7 +334,7 @@ class Consumer:
             times.append(self._building_since + self._config.flush_interval - now)
         return max(0.0, min(times)) if times else None
 
-    def _send(self, batch: _Batch) -> None:
+    def _send(self, batch: Batch) -> None:
         config = self._config
         batch.attempts += 1
         body = batch_body(config.api_key, batch.events, time.time(), config.historical_migration)
@@ -372,7 +357,7 @@ class Consumer:
                 return
             half = count // 2
             parts = (batch.events[:half], batch.events[half:])
-            batch.children = tuple(_Batch(p, sum(map(len, p))) for p in parts)
+            batch.children = tuple(Batch(p, sum(map(len, p))) for p in parts)
             self._ready.extendleft(reversed(batch.children))
             return
         if is_retryable(result.status) and batch.attempts <= config.max_retries:
