@@ -121,7 +121,10 @@ def test_fork_child_keeps_flag_definitions_and_polls_on_its_own(
     if pid == 0:
 
         def child() -> bool:
-            local = client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+            local = client.get_feature_flag(
+                "beta", "u1", only_evaluate_locally=True, send_feature_flag_events=False
+            )
+            local = local is True
             return local and client.load_feature_flags()
 
         _in_child(child)
