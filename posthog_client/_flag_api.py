@@ -139,14 +139,31 @@ class FlagMethods:
 
     @guard(None)
     def get_feature_flag_payload(
-        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+        self,
+        key: str,
+        distinct_id: str | int | None = None,
+        *,
+        match_value: FlagValue | None = None,
+        **options: Unpack[FlagOptions],
     ) -> Any:
-        """The decoded JSON payload of the flag's value for this user, or None."""
+        """The decoded JSON payload of the flag's value for this user, or None.
+
+        With ``match_value`` (a value you already evaluated), the payload of that value is read
+        from the local definitions without evaluating again or sending an event; without
+        definitions the flag is evaluated and the payload returned only if the value matches.
+        """
         query = self._query(key, distinct_id, options)
         if query is None:
             return None
+        if match_value is not None:
+            flag = self._flags.definitions().flags.get(key)
+            if flag is not None:
+                return decode_payload(flag.payload_for(match_value))
         send = options.get("send_feature_flag_events", True)
-        return self._flags.resolve(key, query, send).payload
+        result = self._flags.resolve(key, query, send)
+        if match_value is not None and result.value != match_value:
+            return None
+        return result.payload
 
     @guard({})
     def get_all_flags(

@@ -467,3 +467,19 @@ def test_disable_geoip_per_call_and_unknown_options(
     assert [r.json["geoip_disable"] for r in flag_requests(fake)] == [False, True]
     assert client.get_feature_flag("beta", "u1", not_an_option=1) is None  # type: ignore[call-arg]
     assert "unknown option(s) not_an_option" in caplog.text
+
+
+def test_payload_for_a_value_already_evaluated(fake: FakePostHog) -> None:
+    fake.set_flag("multi", variants={"a": 50, "Bee": 50}, payload={"a": 1, "Bee": 2})
+    local = fake.client()
+    assert local.get_feature_flag_payload("multi", "u1", match_value="Bee") == 2
+    assert local.get_feature_flag_payload("multi", "u1", match_value="bee") is None  # exact case
+    assert flag_requests(fake) == [] and not fake.events.named("$feature_flag_called")
+    remote = remote_client(fake)
+    value = remote.get_feature_flag("multi", "u1", send_feature_flag_events=False)
+    other = "a" if value == "Bee" else "Bee"
+    assert (
+        remote.get_feature_flag_payload("multi", "u1", match_value=value)
+        == {"a": 1, "Bee": 2}[str(value)]
+    )
+    assert remote.get_feature_flag_payload("multi", "u1", match_value=other) is None
