@@ -330,9 +330,21 @@ class Client(FlagMethods):
         return self.capture(distinct_id, "$exception", props)
 
     def _flag_called(
-        self, distinct_id: str, properties: dict[str, Any], groups: Mapping[str, str] | None
+        self,
+        distinct_id: str,
+        properties: dict[str, Any],
+        groups: Mapping[str, str] | None,
+        minimal: bool,
     ) -> None:
-        self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
+        if not minimal:
+            self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
+            return
+        # Minimal exposure events (the server's gate): no context tags, only the session.
+        session = _context.current().session_id
+        with _context.new_context(fresh=True):
+            if session is not None:
+                _context.set_context_session(session)
+            self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

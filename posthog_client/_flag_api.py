@@ -83,7 +83,11 @@ class FlagMethods:
         return FlagResolver(config, self._transport, self._poller, self._flag_called)
 
     def _flag_called(
-        self, distinct_id: str, properties: dict[str, Any], groups: Mapping[str, str] | None
+        self,
+        distinct_id: str,
+        properties: dict[str, Any],
+        groups: Mapping[str, str] | None,
+        minimal: bool,
     ) -> None:
         raise NotImplementedError  # Client sends the event
 

@@ -28,7 +28,7 @@ FLAGS_PATH = "/flags/?v=2"
 _RETRY_DELAY = 0.3
 _DEDUP_SIZE = 50_000
 
-Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None], None]
+Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None, bool], None]
 
 
 class FlagOptions(TypedDict, total=False):
@@ -123,6 +123,9 @@ class FlagResolver:
         self._poller = poller
         self._emit = emit
         self._reported: dict[tuple[Any, ...], None] = {}
+        # What the last remote answers said about minimal $feature_flag_called events.
+        self._remote_minimal = False
+        self._remote_experiments: dict[str, bool] = {}
         self._reported_lock = threading.Lock()
         self._log = RateLimitedLog()
         _lifecycle.on_fork(self)
@@ -261,6 +264,10 @@ class FlagResolver:
         if parsed.quota_limited:
             self._log.warning("quota", "feature flags are over quota; remote flags are off")
             return None, "quota_limited"
+        self._remote_minimal = parsed.minimal_flag_called_events
+        for key, record in parsed.flags.items():
+            if record.has_experiment is not None and len(self._remote_experiments) < 10_000:
+                self._remote_experiments[key] = record.has_experiment
         return parsed, None
 
     # -- $feature_flag_called --------------------------------------------------------------------
@@ -296,13 +303,27 @@ class FlagResolver:
         if self._is_new(query, result.key, result.value):
             self._emit_called(query, result)
 
+    def _minimal(self, key: str) -> bool:
+        """Whether the server asked for minimal exposure events, and ``key`` is known not to
+        be part of an experiment (experiments always get the full event)."""
+        poller = self._poller
+        defs = poller.snapshot if poller is not None else EMPTY_DEFINITIONS
+        if not (defs.minimal_flag_called_events or self._remote_minimal):
+            return False
+        flag = defs.flags.get(key)
+        if flag is not None:
+            return not flag.has_experiment
+        return self._remote_experiments.get(key) is False
+
     def _emit_called(self, query: Query, result: FlagResult) -> None:
+        minimal = self._minimal(result.key)
         props: dict[str, Any] = {
             "$feature_flag": result.key,
             "$feature_flag_response": result.value,
             "locally_evaluated": result.locally_evaluated,
-            f"$feature/{result.key}": result.value,
         }
+        if not minimal:
+            props[f"$feature/{result.key}"] = result.value
         optional = {
             "$feature_flag_payload": result.payload,
             "$feature_flag_reason": result.reason,
@@ -312,7 +333,7 @@ class FlagResolver:
             "$feature_flag_error": result.error,
         }
         props.update((k, v) for k, v in optional.items() if v is not None)
-        self._emit(query.distinct_id, props, query.groups or None)
+        self._emit(query.distinct_id, props, query.groups or None, minimal)
 
     def forget_reported(self) -> None:
         with self._reported_lock:

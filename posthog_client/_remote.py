@@ -17,6 +17,7 @@ class RemoteFlag:
     reason: str | None = None
     flag_id: int | None = None
     version: int | None = None
+    has_experiment: bool | None = None  # None: the answer did not say
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class RemoteFlags:
     request_id: str | None = None
     errors_while_computing: bool = False
     quota_limited: bool = False
+    minimal_flag_called_events: bool = False  # the server's gate for minimal exposure events
 
 
 def request_body(
@@ -88,12 +90,14 @@ def parse_response(data: object) -> RemoteFlags | None:
             value: FlagValue = variant if isinstance(variant, str) and enabled else enabled
             meta = record.get("metadata")
             meta = meta if isinstance(meta, Mapping) else {}
+            experiment = meta.get("has_experiment")
             flags[str(key)] = RemoteFlag(
                 value,
                 _text(meta.get("payload")) if enabled else None,
                 _reason(record.get("reason")),
                 _int(meta.get("id")),
                 _int(meta.get("version")),
+                experiment if isinstance(experiment, bool) else None,
             )
     elif isinstance(data.get("featureFlags"), Mapping):
         payloads = data.get("featureFlagPayloads")
@@ -109,6 +113,7 @@ def parse_response(data: object) -> RemoteFlags | None:
         request_id=data.get("requestId") if isinstance(data.get("requestId"), str) else None,
         errors_while_computing=data.get("errorsWhileComputingFlags") is True,
         quota_limited=isinstance(quota, list) and "feature_flags" in quota,
+        minimal_flag_called_events=data.get("minimalFlagCalledEvents") is True,
     )
 
 

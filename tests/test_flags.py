@@ -483,3 +483,36 @@ def test_payload_for_a_value_already_evaluated(fake: FakePostHog) -> None:
         == {"a": 1, "Bee": 2}[str(value)]
     )
     assert remote.get_feature_flag_payload("multi", "u1", match_value=other) is None
+
+
+def test_minimal_flag_called_events_when_the_server_asks(fake: FakePostHog) -> None:
+    everyone = {"groups": [{"properties": [], "rollout_percentage": 100}]}
+    fake.set_definitions(
+        {
+            "flags": [
+                {"id": 1, "key": "plain", "active": True, "filters": everyone},
+                {
+                    "id": 2,
+                    "key": "exp",
+                    "active": True,
+                    "filters": everyone,
+                    "has_experiment": True,
+                },
+            ],
+            "group_type_mapping": {},
+            "minimal_flag_called_events": True,
+        }
+    )
+    for client in (fake.client(), remote_client(fake)):
+        with posthog.new_context():
+            posthog.tag("route", "/x")
+            posthog.set_context_session("s-1")
+            client.feature_enabled("plain", "u1")
+            client.feature_enabled("exp", "u1")
+        client.flush()
+    events = fake.events.named("$feature_flag_called")
+    assert [e.properties["$feature_flag"] for e in events] == ["plain", "exp"] * 2
+    for minimal, full in (events[0:2], events[2:4]):
+        assert "$feature/plain" not in minimal.properties and "route" not in minimal.properties
+        assert minimal.properties["$session_id"] == "s-1" and minimal.properties["$lib"]
+        assert full.properties["$feature/exp"] is True and full.properties["route"] == "/x"

@@ -205,6 +205,7 @@ def _answer(view: Definitions, body: dict[str, Any], overrides: dict[str, Any]) 
                 "id": flag.id if flag else None,
                 "version": flag.version if flag else None,
                 "payload": payload,
+                "has_experiment": flag.has_experiment if flag else False,
             },
         }
     for key, value in overrides.items():  # server-only flags the definitions do not have
@@ -216,4 +217,9 @@ def _answer(view: Definitions, body: dict[str, Any], overrides: dict[str, Any]) 
                 "reason": {"code": "override", "description": "set_remote_flags"},
                 "metadata": {"id": None, "version": None, "payload": None},
             }
-    return {"flags": flags, "errorsWhileComputingFlags": False, "requestId": str(uuid.uuid4())}
+    return {
+        "flags": flags,
+        "errorsWhileComputingFlags": False,
+        "requestId": str(uuid.uuid4()),
+        "minimalFlagCalledEvents": view.minimal_flag_called_events,
+    }
