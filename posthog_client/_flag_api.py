@@ -18,7 +18,7 @@ from ._types import FlagResult, FlagValue
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from ._flags import FlagOptions, FlagResolver, Query
+    from ._flags import Emit, FlagOptions, FlagResolver, Query
     from ._poller import DefinitionsPoller
     from ._transport import Transport
 
@@ -61,6 +61,7 @@ class FlagMethods:
     _resolver: FlagResolver | None = None
     _poller: DefinitionsPoller | None = None
     _stoppables: list[Any]  # what must stop when the client is dropped (the poller)
+    _flag_called: Emit  # sends a $feature_flag_called event (a Client method)
 
     @property
     def _flags(self) -> FlagResolver:
@@ -81,15 +82,6 @@ class FlagMethods:
             self._poller = DefinitionsPoller(config, self._transport)
             self._stoppables.append(self._poller)
         return FlagResolver(config, self._transport, self._poller, self._flag_called)
-
-    def _flag_called(
-        self,
-        distinct_id: str,
-        properties: dict[str, Any],
-        groups: Mapping[str, str] | None,
-        minimal: bool,
-    ) -> None:
-        raise NotImplementedError  # Client sends the event
 
     def _stop_flags(self) -> None:
         if self._poller is not None:

@@ -62,11 +62,6 @@ def uuid_text(value: int | str) -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
-def uuid7(unix_seconds: float, rand: int) -> str:
-    """A UUIDv7 string from a Unix time and 62 random bits."""
-    return uuid_text(uuid7_int(unix_seconds, rand))
-
-
 class Pending(NamedTuple):
     """A captured event waiting in the queue, as compact as it can be: a tuple, the uuid as an
     int, the groups as pairs. ``expand()`` makes the event dict on the consumer thread."""
