@@ -28,8 +28,8 @@ from typing import TypeVar as _TypeVar
 
 from ._client import Client
 from ._config import DEFAULT_HOST as _DEFAULT_HOST
-from ._context import identify_context, new_context, set_context_session, tag
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
+from ._events.context import identify_context, new_context, set_context_session, tag
 from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION as __version__
 

@@ -1,39 +1,46 @@
-"""``Client``: the public event methods and lifecycle, and the wiring of the parts (the flag
-methods are in ``_flag_api``, the never-raise guard in ``_guard``)."""
+"""``Client``: the public methods, and the wiring of the parts.
+
+Events: public method -> ``_events`` (pure message building) -> ``_delivery`` (bounded queue,
+consumer thread, transport). Flags: public method -> ``_flags.service`` (validation, resolver,
+poller) -> pure evaluation, and the transport only when local evaluation cannot decide.
+"""
 
 from __future__ import annotations
 
+import functools
 import logging
-import random
 import sys
-import time
 import uuid as uuidlib
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from . import _context, _lifecycle
-from . import _messages as messages
-from ._batching import finalize
-from ._config import Config, make_config
-from ._consumer import Consumer
-from ._flag_api import FlagMethods
-from ._guard import guard
-from ._transport import Transport
-from ._types import Stats
+from ._config import Config, call_timeout, check_session, make_config
+from ._delivery.consumer import Consumer
+from ._delivery.intake import Intake
+from ._delivery.transport import Transport
+from ._events import context as _context
+from ._events import messages
+from ._flags.service import FlagService
+from ._runtime import lifecycle as _lifecycle
+from ._runtime.guard import guard
+from ._runtime.logs import enable_debug_logging
+from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION
 
 if TYPE_CHECKING:
     import requests
+    from typing_extensions import Unpack
 
     from ._config import BeforeSend, OnError
+    from ._flags.query import FlagOptions
 
 logger = logging.getLogger("posthog_client")
 
 _ONLY_EVENT: Any = object()  # capture() was called with one argument: the event
 
 
-class Client(FlagMethods):
+class Client:
     """A PostHog client: capture events and evaluate feature flags.
 
     Create one per process and reuse it; it is thread-safe. Only the constructor raises (on a bad
@@ -68,22 +75,22 @@ class Client(FlagMethods):
         session: requests.Session | None = None,
     ) -> None:
         options = dict(locals())
-        del options["self"], options["api_key"]
+        del options["self"], options["api_key"], options["session"]
         self._config = config = make_config(api_key, **options)
-        if debug:
-            _enable_debug_logging()
+        check_session(session)
+        if config.debug:
+            enable_debug_logging()
         if not config.api_key and not disabled:
             logger.warning("posthog_client: no api_key given; this client sends nothing")
         self._static = messages.static_properties(VERSION, config.disable_geoip)
         self._transport = Transport(config.host, session)
         self._consumer = Consumer(config, self._transport, self._static)
-        self._hooks = config.before_send
-        self._closed = False
+        self._intake = Intake(config, self._consumer, self._static)
+        self._flags = FlagService(config, self._transport, self._intake.emit_flag_called)
         # A client dropped without shutdown() must not leave its threads behind.
-        self._stoppables: list[Any] = []
-        self._finalizer = weakref.finalize(self, _release, self._consumer, self._stoppables)
+        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, self._flags)
         _lifecycle.on_exit(self)
-        _warn_if_many_clients()
+        _lifecycle.warn_if_many_clients()
 
     def __repr__(self) -> str:
         return f"<posthog_client.Client host={self._config.host!r} disabled={self.disabled!r}>"
@@ -121,7 +128,7 @@ class Client(FlagMethods):
         """
         if self._config.disabled:
             return None
-        stamp, uid, uid_value = self._stamp(timestamp, uuid, compact=True)
+        stamp, uid, uid_value = self._intake.stamp(timestamp, uuid, compact=True)
         props: object = properties
         context = _context.current()
         if event is _ONLY_EVENT:  # capture(event): the person comes from the context
@@ -131,26 +138,19 @@ class Client(FlagMethods):
                 props = {"$process_person_profile": False, **(properties or {})}
         if context is not _context.EMPTY and (props is None or isinstance(props, Mapping)):
             props = {**_context.context_properties(context), **(props or {})}
+        enrich = None
         if send_feature_flags:
-            props = self._with_flags(distinct_id, props, groups)
-        return self._submit(
+            flags = self._flags.enrichment(distinct_id, groups, wait=False)
+            if flags is not None:  # local values, now: the caller's properties win
+                props = {**flags, **props} if isinstance(props, Mapping) else props or flags
+            else:  # not known without waiting: asked on the background thread
+                enrich = functools.partial(self._flags.enrichment, distinct_id, groups, True)
+        return self._intake.submit(
             "capture",
             uid,
             lambda: messages.capture(distinct_id, event, props, groups, stamp, uid_value),
+            enrich,
         )
-
-    def _with_flags(self, distinct_id: object, properties: object, groups: object) -> object:
-        from ._flags import make_query
-
-        try:
-            query = make_query(distinct_id, {"groups": groups})
-        except messages.InvalidCall:
-            return properties  # capture() reports the bad argument
-        flags = self._flags.enrichment(query)
-        if isinstance(properties, Mapping):
-            flags.update(properties)
-            return flags
-        return flags if properties is None else properties
 
     @guard(None)
     def identify(
@@ -195,8 +195,8 @@ class Client(FlagMethods):
         """Tell PostHog that ``previous_id`` and ``distinct_id`` are the same person."""
         if self._config.disabled:
             return None
-        stamp, uid, _ = self._stamp(timestamp, None)
-        return self._submit(
+        stamp, uid, _ = self._intake.stamp(timestamp, None)
+        return self._intake.submit(
             "alias", uid, lambda: messages.alias(previous_id, distinct_id, stamp, uid)
         )
 
@@ -214,8 +214,8 @@ class Client(FlagMethods):
         """Set properties of a group (``$groupidentify``)."""
         if self._config.disabled:
             return None
-        stamp, uid, _ = self._stamp(timestamp, uuid)
-        return self._submit(
+        stamp, uid, _ = self._intake.stamp(timestamp, uuid)
+        return self._intake.submit(
             "group_identify",
             uid,
             lambda: messages.group_identify(
@@ -228,77 +228,12 @@ class Client(FlagMethods):
     ) -> str | None:
         if self._config.disabled:
             return None
-        stamp, uid, _ = self._stamp(timestamp, uuid)
-        return self._submit(
+        stamp, uid, _ = self._intake.stamp(timestamp, uuid)
+        return self._intake.submit(
             kind.lstrip("$"),
             uid,
             lambda: messages.person(kind, distinct_id, properties, stamp, uid),
         )
-
-    def _stamp(
-        self, timestamp: Any, uuid: Any, compact: bool = False
-    ) -> tuple[Any, str, int | str]:
-        """The event's timestamp, and its uuid as text (returned to the caller) and as it is
-        queued (an int when generated here). ``compact``: leave the timestamp None when the
-        generated uuid carries it (queued events are smaller)."""
-        now = time.time()
-        stamp: str | float | None = now
-        if timestamp is not None:
-            text = messages.to_utc_text(timestamp)
-            if text is None:
-                logger.warning(
-                    "posthog_client: timestamp %r could not be read; using the current time",
-                    timestamp,
-                )
-            else:
-                stamp = text
-        if uuid is not None:
-            uid = messages.check_uuid(uuid)
-            if uid is not None:
-                return stamp, uid, uid
-            logger.warning("posthog_client: uuid %r is not a UUID; generating one", uuid)
-        value = messages.uuid7_int(now, random.getrandbits(62))
-        if compact and stamp == now:
-            stamp = None
-        return stamp, messages.uuid_text(value), value
-
-    def _submit(
-        self, method: str, uid: str, build: Callable[[], dict[str, Any] | messages.Pending]
-    ) -> str | None:
-        if self._closed:
-            logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
-            return None
-        try:
-            message = build()
-        except messages.InvalidCall as exc:
-            logger.warning("posthog_client: %s() ignored: %s", method, exc)
-            return None
-        if self._hooks:
-            filtered = self._run_hooks(message)
-            if filtered is None:
-                self._consumer.count_before_send_drop()
-                return None
-            message = filtered
-        return uid if self._consumer.put(message) else None
-
-    def _run_hooks(self, message: dict[str, Any] | messages.Pending) -> dict[str, Any] | None:
-        event: Any = finalize(message, self._static)
-        for hook in self._hooks:
-            try:
-                event = hook(event)
-            except Exception:
-                logger.exception("posthog_client: before_send hook raised; the event is dropped")
-                return None
-            if event is None:
-                logger.debug("posthog_client: before_send dropped an event")
-                return None
-            if not _well_formed(event):
-                logger.warning(
-                    "posthog_client: before_send returned %r, not an event; the event is dropped",
-                    type(event).__name__,
-                )
-                return None
-        return event  # type: ignore[no-any-return]
 
     @guard(None)
     def capture_exception(
@@ -320,7 +255,7 @@ class Client(FlagMethods):
             if exc is None:
                 logger.warning("posthog_client: capture_exception() with no exception to capture")
                 return None
-        from ._exceptions import exception_properties
+        from ._events.exceptions import exception_properties
 
         props = exception_properties(exc, handled=handled, mechanism=mechanism)
         if isinstance(properties, Mapping):
@@ -329,22 +264,100 @@ class Client(FlagMethods):
             return self.capture("$exception", properties=props)
         return self.capture(distinct_id, "$exception", props)
 
-    def _flag_called(
+    # -- feature flags ---------------------------------------------------------------------------
+
+    @guard(None)
+    def feature_enabled(
         self,
-        distinct_id: str,
-        properties: dict[str, Any],
-        groups: Mapping[str, str] | None,
-        minimal: bool,
-    ) -> None:
-        if not minimal:
-            self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
-            return
-        # Minimal exposure events (the server's gate): no context tags, only the session.
-        session = _context.current().session_id
-        with _context.new_context(fresh=True):
-            if session is not None:
-                _context.set_context_session(session)
-            self.capture(distinct_id, "$feature_flag_called", properties, groups=groups)
+        key: str,
+        distinct_id: str | int | None = None,
+        *,
+        default: bool | None = None,
+        **options: Unpack[FlagOptions],
+    ) -> bool | None:
+        """True when flag ``key`` is on (any variant counts); ``default`` when unknown.
+
+        Options (every flag method takes them): ``groups``, ``person_properties``,
+        ``group_properties``, ``only_evaluate_locally``, ``send_feature_flag_events`` (default
+        True), ``device_id``, ``disable_geoip``. Local evaluation (with ``personal_api_key``) is
+        tried first; the server is asked only when it cannot decide, unless
+        ``only_evaluate_locally``.
+        """
+        value = self._flags.value(key, distinct_id, options)
+        return default if value is None else value is not False
+
+    @guard(None)
+    def get_feature_flag(
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> FlagValue | None:
+        """The flag's value: True/False, the variant key, or None when it could not be told."""
+        value: FlagValue | None = self._flags.value(key, distinct_id, options)
+        return value
+
+    @guard(None)
+    def get_feature_flag_result(
+        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> FlagResult | None:
+        """Value, payload, reason, and where the flag was decided; None on a bad call."""
+        return self._flags.result(key, distinct_id, options)
+
+    @guard(None)
+    def get_feature_flag_payload(
+        self,
+        key: str,
+        distinct_id: str | int | None = None,
+        *,
+        match_value: FlagValue | None = None,
+        **options: Unpack[FlagOptions],
+    ) -> Any:
+        """The decoded JSON payload of the flag's value for this user, or None.
+
+        With ``match_value`` (a value you already evaluated), the payload of that value is read
+        from the local definitions without evaluating again or sending an event; without
+        definitions the flag is evaluated and the payload returned only if the value matches.
+        """
+        return self._flags.payload(key, distinct_id, match_value, options)
+
+    @guard({})
+    def get_all_flags(
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> dict[str, FlagValue]:
+        """Every flag's value for this user: local first, one remote call for the rest."""
+        return {key: value for key, (value, _) in self._flags.all(distinct_id, options).items()}
+
+    @guard({"featureFlags": {}, "featureFlagPayloads": {}})
+    def get_all_flags_and_payloads(
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> dict[str, dict[str, Any]]:
+        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
+        from ._flags.remote import decode_payload
+
+        results = self._flags.all(distinct_id, options)
+        return {
+            "featureFlags": {key: value for key, (value, _) in results.items()},
+            "featureFlagPayloads": {
+                key: decode_payload(raw)
+                for key, (value, raw) in results.items()
+                if value is not False and raw is not None
+            },
+        }
+
+    @guard({})
+    def explain_flags(
+        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    ) -> dict[str, FlagResult]:
+        """Every flag's result for this user and why: where it was decided, and for flags local
+        evaluation could not decide, ``unresolved`` and ``unresolved_detail`` (what to pass or
+        fix). Local first, one remote call for the rest; sends no ``$feature_flag_called``."""
+        return self._flags.explain(distinct_id, options)
+
+    @guard(False)
+    def load_feature_flags(self) -> bool:
+        """Fetch flag definitions now (bounded) and keep them fresh; True when loaded.
+
+        Needs ``personal_api_key``. Optional: the poller starts with the client anyway.
+        """
+        return self._flags.load()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -354,7 +367,7 @@ class Client(FlagMethods):
 
         Returns True when every such event was delivered or given up on (see ``stats()``).
         """
-        return self._consumer.flush(_seconds(timeout))
+        return self._consumer.flush(call_timeout(timeout))
 
     @guard(False)
     def shutdown(self, timeout: float = 10.0) -> bool:
@@ -362,17 +375,17 @@ class Client(FlagMethods):
 
         Returns True when nothing was left undelivered.
         """
-        if self._closed:
+        if self._intake.closed:
             return self._consumer.pending() == 0
-        self._closed = True
-        self._stop_flags()
-        left = self._consumer.shutdown(_seconds(timeout))
+        self._intake.closed = True
+        self._flags.stop()
+        left = self._consumer.shutdown(call_timeout(timeout))
         self._transport.close()
         _lifecycle.forget(self)
         return left == 0
 
     def close_at_exit(self) -> None:
-        if not self._closed and self._consumer.pending():
+        if not self._intake.closed and self._consumer.pending():
             self.shutdown(self._config.exit_timeout)
 
     @guard(Stats())
@@ -385,50 +398,3 @@ class Client(FlagMethods):
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
-
-
-def _release(consumer: Consumer, stoppables: list[Any]) -> None:
-    consumer.release()
-    for item in stoppables:
-        item.stop()
-
-
-_MANY_CLIENTS = 20
-_warned_many = False
-
-
-def _warn_if_many_clients() -> None:
-    global _warned_many
-    live = _lifecycle.live_count()
-    if live > _MANY_CLIENTS and not _warned_many:
-        _warned_many = True
-        logger.warning(
-            "posthog_client: %d clients are alive in this process; create one Client per "
-            "process and reuse it (each has its own threads and queue)",
-            live,
-        )
-
-
-def _seconds(timeout: object) -> float:
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
-        return float(timeout)
-    if timeout is None:
-        return 3600.0
-    logger.warning("posthog_client: timeout %r is not a number of seconds; using 10", timeout)
-    return 10.0
-
-
-def _well_formed(event: object) -> bool:
-    return (
-        isinstance(event, dict)
-        and isinstance(event.get("event"), str)
-        and isinstance(event.get("distinct_id"), str)
-        and isinstance(event.get("uuid"), str)
-        and isinstance(event.get("properties", {}), dict)
-    )
-
-
-def _enable_debug_logging() -> None:
-    logger.setLevel(logging.DEBUG)
-    if not logger.handlers:
-        logger.addHandler(logging.StreamHandler())

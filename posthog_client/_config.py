@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -57,7 +58,6 @@ class Config:
     historical_migration: bool = False
     on_error: OnError | None = None
     before_send: tuple[BeforeSend, ...] = ()
-    session: Any = None
 
     def __repr__(self) -> str:  # keys never appear in reprs, logs or tracebacks
         return f"Config(host={self.host!r}, disabled={self.disabled!r})"
@@ -172,10 +172,23 @@ def make_config(api_key: object, **options: Any) -> Config:
     if on_error is not None and not callable(on_error):
         raise ConfigTypeError("on_error must be a callable taking (exception, events)")
     values["on_error"] = on_error
-    session = options.get("session")
-    if session is not None and not all(hasattr(session, a) for a in ("request", "mount")):
-        raise ConfigTypeError("session must be a requests.Session")
-    values["session"] = session
     if not key:
         values["disabled"] = True
     return Config(**values)
+
+
+def check_session(session: object) -> None:
+    if session is not None and not all(hasattr(session, a) for a in ("request", "mount")):
+        raise ConfigTypeError("session must be a requests.Session")
+
+
+def call_timeout(timeout: object) -> float:
+    """A ``flush``/``shutdown`` timeout in seconds (None: an hour); a bad one is logged."""
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout >= 0:
+        return float(timeout)
+    if timeout is None:
+        return 3600.0
+    logging.getLogger("posthog_client").warning(
+        "posthog_client: timeout %r is not a number of seconds; using 10", timeout
+    )
+    return 10.0

@@ -60,6 +60,7 @@ class FlagResult:
     request_id: str | None = None
     error: str | None = None
     unresolved: str | None = None  # why local evaluation could not decide, when it could not
+    unresolved_detail: str | None = None  # what to pass or fix so that it can
 
     @property
     def enabled(self) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from posthog_client._cli import main
+from posthog_client._cli.main import main
 from posthog_client.testing import FakePostHog
 
 PRO_ONLY = {

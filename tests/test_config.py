@@ -28,21 +28,19 @@ def test_host_normalisation(given: str, expected: str) -> None:
 
 
 def test_path_prefix_is_kept_on_every_endpoint() -> None:
-    fake = FakePostHog()
-    fake.host = "https://app.example.com/ph"
-    seen: list[str] = []
-    original = fake.handle
-
-    def spy(method, path, query, headers, body):  # type: ignore[no-untyped-def]
-        seen.append(path)
-        return original(method, path.removeprefix("/ph"), query, headers, body)
-
-    fake.handle = spy  # type: ignore[method-assign]
-    with fake:
+    """A fake served under /ph answers 404 to any request without the prefix."""
+    with FakePostHog(host="https://app.example.com/ph") as fake:
+        fake.set_flag("beta")
+        fake.set_flag("sticky", ensure_experience_continuity=True)  # decided remotely
         client = fake.client(host="https://app.example.com/ph/")
+        assert client.load_feature_flags()
+        assert client.get_feature_flag("sticky", "u1", send_feature_flag_events=False) is True
         client.capture("u1", "e")
-        client.flush()
-    assert seen == ["/ph/batch/"]
+        assert client.flush()
+        paths = {r.path.partition("?")[0].rstrip("/") for r in fake.requests}
+        assert paths == {"/batch", "/flags", "/flags/definitions"}
+        assert {r.status for r in fake.requests} <= {200, 304}  # never 404
+        assert client.stats().sent == 1
 
 
 @pytest.mark.parametrize(

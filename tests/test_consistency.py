@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from posthog_client._definitions import parse_definitions
-from posthog_client._evaluation import Decided, EvalContext, evaluate_flag
+from posthog_client._flags.evaluation import evaluate_flag
+from posthog_client._flags.model import Decided, EvalContext
+from posthog_client._flags.parse import parse_definitions
 
 _HERE = Path(__file__).resolve().parent
 # Prefer the copy in the repo, so a fresh clone without shared/ still runs the vectors.

@@ -42,7 +42,7 @@ def test_thirty_percent_of_posts_failing_loses_and_duplicates_nothing(fake: Fake
     assert client.flush(timeout=30)
     counts = uuids(fake)
     assert set(counts) == sent and max(counts.values()) == 1
-    statuses = collections.Counter(r.status for r in fake.requests)
+    statuses = collections.Counter(r.status for r in fake.capture_requests)
     assert statuses[500] >= 10
     assert client.stats().dropped_total == 0
     assert_invariant(client)
@@ -111,7 +111,7 @@ def test_server_down_for_a_while_then_back(fake: FakePostHog) -> None:
     counts = uuids(fake)
     assert set(counts) == sent and max(counts.values()) == 1
     assert client.stats().dropped_total == 0
-    assert any(r.status in (0, 503) for r in fake.requests)
+    assert any(r.status in (0, 503) for r in fake.capture_requests)
 
 
 def test_retry_does_not_block_newer_batches_forever(fake: FakePostHog) -> None:
@@ -130,15 +130,14 @@ def test_retry_does_not_block_newer_batches_forever(fake: FakePostHog) -> None:
 def gate(fake: FakePostHog) -> Iterator[threading.Event]:
     """Hold the first /batch/ request inside the server until the test opens the gate."""
     entered, release = threading.Event(), threading.Event()
-    original = fake.handle
 
-    def held(*args: Any) -> FakeResponse:
+    def held(request: Any) -> None:
         if not entered.is_set():
             entered.set()
             release.wait(30)
-        return original(*args)
+        # None: answered as usual
 
-    fake.handle = held  # type: ignore[method-assign]
+    fake.respond_with(held, path="/batch/")
     release.entered = entered  # type: ignore[attr-defined]
     yield release
     release.set()
@@ -240,7 +239,7 @@ def test_trickling_server_cannot_hold_a_request_past_its_deadline(
     started = time.monotonic()
     assert client.flush(timeout=10)
     assert time.monotonic() - started < 5
-    assert len(fake.requests) == 2 and len(fake.events) == 1
+    assert len(fake.capture_requests) == 2 and len(fake.events) == 1
     assert "within 1 s" in (client.stats().last_error or "")
 
 

@@ -9,15 +9,10 @@ from typing import Any
 
 import pytest
 
-from posthog_client._definitions import EMPTY_DEFINITIONS, parse_definitions
-from posthog_client._evaluation import (
-    Decided,
-    EvalContext,
-    Undecided,
-    evaluate_flag,
-    evaluate_flags,
-)
-from posthog_client._unresolved import UnresolvedReason
+from posthog_client._flags.evaluation import evaluate_flag, evaluate_flags
+from posthog_client._flags.model import EMPTY_DEFINITIONS, Decided, EvalContext, Undecided
+from posthog_client._flags.parse import parse_definitions
+from posthog_client._flags.unresolved import UnresolvedReason
 
 _TABLE = json.loads((Path(__file__).parent / "cases" / "flag_evaluation.json").read_text("utf-8"))
 CASES: list[dict[str, Any]] = _TABLE["cases"]

@@ -11,7 +11,12 @@ from typing import Any
 
 import pytest
 
-from posthog_client._exceptions import MAX_EXCEPTIONS, MAX_FRAMES, exception_properties, in_app
+from posthog_client._events.exceptions import (
+    MAX_EXCEPTIONS,
+    MAX_FRAMES,
+    exception_properties,
+    in_app,
+)
 from posthog_client.testing import FakePostHog
 
 HERE = os.path.abspath(__file__)

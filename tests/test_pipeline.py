@@ -29,7 +29,7 @@ def test_no_retry_on_client_errors(fake: FakePostHog, status: int) -> None:
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=5)
-    assert len(fake.requests) == 1
+    assert len(fake.capture_requests) == 1
     stats = client.stats()
     reason = "oversize" if status == 413 else "rejected_4xx"
     assert stats.dropped[reason] == 1 and stats.pending == 0
@@ -41,7 +41,7 @@ def test_retryable_statuses(fake: FakePostHog, status: int) -> None:
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=5)
-    assert [r.status for r in fake.requests] == [status, 200]
+    assert [r.status for r in fake.capture_requests] == [status, 200]
 
 
 def test_network_errors_are_retried(fake: FakePostHog) -> None:
@@ -50,7 +50,7 @@ def test_network_errors_are_retried(fake: FakePostHog) -> None:
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=5)
-    assert len(fake.requests) == 3 and len(fake.events) == 1
+    assert len(fake.capture_requests) == 3 and len(fake.events) == 1
 
 
 def test_max_retries_gives_exactly_four_attempts(fake: FakePostHog) -> None:
@@ -58,7 +58,7 @@ def test_max_retries_gives_exactly_four_attempts(fake: FakePostHog) -> None:
     client = fake.client(max_retries=3)
     client.capture("u1", "e")
     assert client.flush(timeout=5)
-    assert len(fake.requests) == 4
+    assert len(fake.capture_requests) == 4
     stats = client.stats()
     assert stats.dropped["retries_exhausted"] == 1 and stats.pending == 0
     assert "503" in (stats.last_error or "")
@@ -69,7 +69,7 @@ def test_retry_after_is_honoured(fake: FakePostHog) -> None:
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=10)
-    first, second = fake.requests
+    first, second = fake.capture_requests
     assert second.at - first.at >= 3.0
 
 
@@ -78,7 +78,7 @@ def test_flush_sends_queued_events_as_one_request(fake: FakePostHog) -> None:
     for i in range(5):
         client.capture("u1", f"e{i}")
     assert client.flush(timeout=5)
-    assert len(fake.requests) == 1
+    assert len(fake.capture_requests) == 1
     assert fake.events.names() == [f"e{i}" for i in range(5)]
 
 
@@ -87,7 +87,7 @@ def test_flush_splits_by_flush_at(fake: FakePostHog) -> None:
     for i in range(25):
         client.capture("u1", f"e{i}")
     assert client.flush(timeout=5)
-    assert [len(r.json["batch"]) for r in fake.requests] == [10, 10, 5]
+    assert [len(r.json["batch"]) for r in fake.capture_requests] == [10, 10, 5]
 
 
 def test_flush_on_empty_queue_sends_nothing(fake: FakePostHog) -> None:
@@ -96,7 +96,7 @@ def test_flush_on_empty_queue_sends_nothing(fake: FakePostHog) -> None:
     client.capture("u1", "e")
     assert client.flush(timeout=5)
     assert client.flush(timeout=1)
-    assert len(fake.requests) == 1
+    assert len(fake.capture_requests) == 1
 
 
 def test_batches_go_out_by_interval_without_flush(fake: FakePostHog) -> None:
@@ -134,7 +134,7 @@ def test_sync_mode_sends_on_the_calling_thread(fake: FakePostHog) -> None:
     client = fake.client(sync_mode=True)
     fake.fail(status=503, times=1)
     client.capture("u1", "e")
-    assert len(fake.events) == 1 and len(fake.requests) == 2
+    assert len(fake.events) == 1 and len(fake.capture_requests) == 2
     assert client._consumer._thread is None  # no background thread was started
 
 
@@ -158,7 +158,7 @@ def test_disabled_and_keyless_clients_do_nothing(fake: FakePostHog) -> None:
         assert client.capture("u1", "e") is None
         assert client.identify("u1", {"a": 1}) is None
         assert client.flush(timeout=1)
-    assert fake.requests == []
+    assert fake.capture_requests == []
 
 
 def test_empty_api_key_logs_once(caplog: pytest.LogCaptureFixture) -> None:
@@ -189,7 +189,7 @@ def test_a_dropped_client_delivers_and_releases_its_threads(fake: FakePostHog) -
     client.capture("u1", "last words")
     client.feature_enabled("beta", "u1")
     consumer = client._consumer
-    thread, poller = consumer._thread, client._poller
+    thread, poller = consumer._thread, client._flags.poller
     assert thread is not None and poller is not None
     fake._clients.clear()  # the fake would otherwise keep it alive
     del client

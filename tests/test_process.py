@@ -78,7 +78,7 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
     held, release = threading.Event(), threading.Event()
 
     client.feature_enabled("beta", "u1")
-    resolver = client._flags
+    resolver = client._flags.resolver
 
     def hold() -> None:
         with (

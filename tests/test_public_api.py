@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import pathlib
 import subprocess
 import sys
@@ -28,35 +27,6 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_testing_exports() -> None:
     assert posthog_client.testing.__all__ == sorted(posthog_client.testing.__all__)
-
-
-def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node except those under ``if TYPE_CHECKING:`` (imports only the type checker sees)."""
-    out: list[ast.AST] = []
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            stack.extend(node.orelse)
-            continue
-        out.append(node)
-        stack.extend(ast.iter_child_nodes(node))
-    return out
-
-
-def test_the_http_module_is_the_only_core_module_importing_requests() -> None:
-    importers = set()
-    for path in PACKAGE.glob("_*.py"):
-        tree = ast.parse(path.read_text())
-        for node in _runtime_nodes(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            if any(n.split(".")[0] in ("requests", "urllib3") for n in names):
-                importers.add(path.name)
-    assert importers == {"_http.py"}
 
 
 def test_import_is_warning_free_and_lazy() -> None:

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from posthog_client._retry import is_retryable, parse_retry_after, retry_delay
+from posthog_client._delivery.retry import is_retryable, parse_retry_after, retry_delay
 from posthog_client.testing import FakePostHog
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
@@ -59,5 +59,5 @@ def test_redirects_are_not_followed(fake: FakePostHog) -> None:
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=5)
-    assert len(fake.requests) == 1
+    assert len(fake.capture_requests) == 1
     assert "307" in (client.stats().last_error or "")

@@ -35,7 +35,7 @@ def test_capture_through_both_front_ends(fake: FakePostHog, wired: Client) -> No
     wired.capture("u1", "signed up", {"plan": "pro"})
     assert wired.flush(timeout=5)
     fake.assert_captured("signed up", distinct_id="u1", properties={"plan": "pro"})
-    assert fake.requests[0].header("Content-Encoding") == "gzip"
+    assert fake.capture_requests[0].header("Content-Encoding") == "gzip"
 
 
 def test_retries_through_both_front_ends(fake: FakePostHog, wired: Client) -> None:
@@ -43,7 +43,7 @@ def test_retries_through_both_front_ends(fake: FakePostHog, wired: Client) -> No
     fake.fail_with("connection", times=1)
     wired.capture("u1", "e")
     assert wired.flush(timeout=10)
-    assert [r.status for r in fake.requests] == [503, 0, 200]
+    assert [r.status for r in fake.capture_requests] == [503, 0, 200]
     assert len(fake.events) == 1
 
 
@@ -98,7 +98,7 @@ def test_events_helpers_and_reset(fake: FakePostHog) -> None:
     assert fake.events.named("a").for_distinct_id("u2").where(n=2)[0].properties["n"] == 2
     assert fake.wait_for_events(3, timeout=1).names() == ["a", "a", "b"]
     fake.reset()
-    assert fake.events == [] and fake.requests == []
+    assert fake.events == [] and fake.capture_requests == []
 
 
 def test_patch_module_routes_the_module_api(fake: FakePostHog) -> None:

@@ -15,7 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from posthog_client import _sanitize
+from posthog_client._delivery.encoding import encode
+from posthog_client._events import sanitize as _sanitize
 from posthog_client.testing import FakePostHog
 from posthog_client.testing._fake import parse_strict_json
 
@@ -179,7 +180,7 @@ json_values = st.recursive(
 @given(props=st.dictionaries(st.text(max_size=8) | st.integers(), json_values, max_size=6))
 def test_fuzzed_properties_never_raise_and_always_encode_strictly(props: dict[Any, Any]) -> None:
     message = {"event": "e", "distinct_id": "u", "properties": _sanitize.clean_properties(props)}
-    parse_strict_json(_sanitize.encode(message))
+    parse_strict_json(encode(message))
 
 
 @settings(

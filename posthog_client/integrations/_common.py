@@ -13,9 +13,9 @@ from typing import Any
 
 import posthog_client
 
-from .. import _internal
 from .._client import Client
-from .._context import current, identify_context, new_context, set_context_session, tag
+from .._events.context import current, identify_context, new_context, set_context_session, tag
+from .._runtime import internal as _internal
 
 logger = logging.getLogger("posthog_client")
 

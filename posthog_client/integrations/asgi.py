@@ -5,7 +5,7 @@ calls that never block the event loop.
 
     from fastapi import FastAPI
     import posthog_client as posthog
-    from posthog_client.integrations.asgi import PostHogMiddleware, async_feature_enabled
+    from .asgi import PostHogMiddleware, async_feature_enabled
 
     posthog.api_key = "phc_..."
     app = FastAPI()

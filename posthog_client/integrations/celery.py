@@ -5,7 +5,7 @@ worker, each task runs in a fresh context, and failed tasks become ``$exception`
 
     from celery import Celery
     import posthog_client as posthog
-    from posthog_client.integrations import celery as posthog_celery
+    from . import celery as posthog_celery
 
     app = Celery("shop", broker="redis://localhost")
     posthog_celery.setup(app)     # in the code that sends tasks and in the worker
@@ -45,8 +45,8 @@ from celery import signals  # type: ignore[import-untyped]
 
 import posthog_client
 
-from .. import _internal
 from .._client import Client
+from .._runtime import internal as _internal
 from ._common import (
     capture_unhandled,
     current_ids,

@@ -4,7 +4,7 @@
 
     from flask import Flask
     import posthog_client as posthog
-    from posthog_client.integrations.flask import PostHog
+    from .flask import PostHog
 
     app = Flask(__name__)
     app.config["POSTHOG_API_KEY"] = "phc_..."
@@ -36,8 +36,8 @@ from typing import Any
 
 from flask import Flask, got_request_exception, request
 
-from .. import _internal
 from .._client import Client
+from .._runtime import internal as _internal
 from ._common import (
     CAPTURE_EXCEPTIONS_SETTING,
     DISTINCT_ID_HEADER,

@@ -2,7 +2,7 @@
 
 ::
 
-    from posthog_client.testing import FakePostHog
+    from . import FakePostHog
 
     def test_signup_is_tracked():
         with FakePostHog() as fake:
@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 from ._adapter import FakeAdapter
-from ._fake import FakePostHog, FakeResponse
-from ._records import Event, EventList, RecordedRequest
+from ._fake import FakePostHog
+from ._records import Event, EventList, FakeResponse, RecordedRequest
 
 __all__ = ["Event", "EventList", "FakeAdapter", "FakePostHog", "FakeResponse", "RecordedRequest"]

@@ -4,17 +4,25 @@
 from __future__ import annotations
 
 import gzip
-import json
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from .._delivery.transport import BATCH_PATH
+from ._faults import FaultInjection
 from ._flagserver import FlagRoutes
-from ._records import Event, EventList, RecordedRequest
+from ._records import (
+    Event,
+    EventList,
+    FakeResponse,
+    Fault,
+    RecordedRequest,
+    parse_strict_json,
+)
 
 if TYPE_CHECKING:
     import requests as http
@@ -26,49 +34,7 @@ DEFAULT_HOST = "https://fake.posthog.test"
 CONTROL_PREFIX = "/_fake/"
 
 
-@dataclass
-class FakeResponse:
-    """An answer from the fake. ``error`` ("connection" or "timeout") means no HTTP answer;
-    ``delay`` is applied by the front end before answering; ``trickle`` sends the body one byte
-    per that many seconds (loopback server only)."""
-
-    status: int = 200
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-    error: str | None = None
-    delay: float = 0.0
-    trickle: float = 0.0
-    events: tuple[Event, ...] = ()  # what a /batch/ answer accepted (recorded, not sent back)
-
-    @classmethod
-    def json(cls, status: int, payload: Any, **headers: str) -> FakeResponse:
-        return cls(
-            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers}
-        )
-
-
-@dataclass
-class _Fault:
-    path: str | None
-    times: int | None  # None: forever
-    response: FakeResponse
-    min_body: int = 0  # only bodies at least this big (decompressed) get this answer
-
-    def matches(self, path: str, size: int) -> bool:
-        wanted = self.path is None or path.rstrip("/") == self.path.rstrip("/")
-        return wanted and size >= self.min_body
-
-
-def _strict_constant(name: str) -> Any:
-    raise ValueError(f"invalid JSON constant {name}")
-
-
-def parse_strict_json(body: bytes) -> Any:
-    """Parse as a strict server would: UTF-8 only, no NaN/Infinity."""
-    return json.loads(body.decode("utf-8"), parse_constant=_strict_constant)
-
-
-class FakePostHog(FlagRoutes):
+class FakePostHog(FaultInjection, FlagRoutes):
     """An in-memory PostHog for tests: records what the SDK sends and answers like PostHog.
 
     >>> fake = FakePostHog()
@@ -95,9 +61,9 @@ class FakePostHog(FlagRoutes):
         self._lock = threading.Condition()
         self._requests: list[RecordedRequest] = []
         self._events: list[Event] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._routes: dict[tuple[str, str], Callable[[RecordedRequest], FakeResponse]] = {
-            ("POST", "/batch"): self._batch,
+            ("POST", BATCH_PATH.rstrip("/")): self._batch,
         }
         self._clients: list[Client] = []
         self._init_flags()
@@ -116,6 +82,7 @@ class FakePostHog(FlagRoutes):
         """Answer one request. Both front ends call this; tests may call it directly."""
         if path.startswith(CONTROL_PREFIX):
             return self._control(method, path)
+        wire_path, path = path, self._unprefixed(path)
         lowered = {k.lower(): v for k, v in headers.items()}
         raw = body
         encoding = lowered.get("content-encoding", "").lower()
@@ -128,7 +95,6 @@ class FakePostHog(FlagRoutes):
             detail = {"type": "validation_error", "detail": "body is not valid " + encoding}
             broken = RecordedRequest(method, path, dict(query), dict(headers), body)
             return self._record_request(broken, FakeResponse.json(400, detail))
-        fault = self._take_fault(path, len(raw))
         parsed: Any = None
         if raw:
             try:
@@ -136,16 +102,31 @@ class FakePostHog(FlagRoutes):
             except (ValueError, UnicodeDecodeError):
                 parsed = None
         request = RecordedRequest(method, path, dict(query), dict(headers), raw, parsed)
-        if fault is not None and fault.error != "pass":
-            return self._record_request(request, fault)
+        scripted = self._scripted(request)
+        if scripted is not None and scripted.error != "pass":
+            return self._record_request(request, scripted)
         route = self._routes.get((method, path.rstrip("/")))
         if route is None:
-            response = FakeResponse.json(404, {"detail": f"fake PostHog has no {method} {path}"})
+            detail = {"detail": f"fake PostHog has no {method} {wire_path}"}
+            response = FakeResponse.json(404, detail)
         else:
             response = route(request)
-        if fault is not None:
-            response.delay = fault.delay
+        if scripted is not None:
+            response.delay = scripted.delay
         return self._record_request(request, response)
+
+    @property
+    def path_prefix(self) -> str:
+        """The path part of ``host`` (a proxy prefix such as ``/ph``): requests must carry it."""
+        return urlsplit(self.host).path.rstrip("/")
+
+    def _unprefixed(self, path: str) -> str:
+        prefix = self.path_prefix
+        if not prefix:
+            return path
+        if path.startswith(prefix + "/"):
+            return path[len(prefix) :]
+        return "/_missing_prefix" + path  # answered 404 like any unknown path
 
     def _control(self, method: str, path: str) -> FakeResponse:
         """``GET /_fake/events``, ``GET /_fake/requests``, ``POST /_fake/reset`` (not recorded)."""
@@ -184,17 +165,6 @@ class FakePostHog(FlagRoutes):
             self._lock.notify_all()
         return response
 
-    def _take_fault(self, path: str, size: int) -> FakeResponse | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.matches(path, size):
-                    if fault.times is not None:
-                        fault.times -= 1
-                        if fault.times <= 0:
-                            self._faults.remove(fault)
-                    return fault.response
-        return None
-
     def _batch(self, request: RecordedRequest) -> FakeResponse:
         body = request.json
         if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
@@ -209,66 +179,6 @@ class FakePostHog(FlagRoutes):
         response.events = tuple(Event(e) for e in events)
         return response
 
-    # -- faults --------------------------------------------------------------------------------
-
-    def fail(
-        self,
-        path: str | None = "/batch/",
-        status: int = 503,
-        *,
-        times: int | None = 1,
-        retry_after: str | float | None = None,
-        body: Any = None,
-        min_body_bytes: int = 0,
-    ) -> None:
-        """Answer the next ``times`` requests to ``path`` (None: any path; ``times=None``:
-        forever) with ``status``, optionally with a ``Retry-After`` header and a JSON body."""
-        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
-        payload = {"detail": f"injected {status}"} if body is None else body
-        self._add_fault(path, times, FakeResponse.json(status, payload, **headers), min_body_bytes)
-
-    def fail_with(
-        self, error: str = "connection", path: str | None = "/batch/", *, times: int | None = 1
-    ) -> None:
-        """Make the next ``times`` requests fail without an answer: ``"connection"`` (refused or
-        reset) or ``"timeout"``."""
-        if error not in ("connection", "timeout"):
-            raise ValueError("error must be 'connection' or 'timeout'")
-        self._add_fault(path, times, FakeResponse(0, error=error))
-
-    def delay(self, seconds: float, path: str | None = "/batch/", *, times: int | None = 1) -> None:
-        """Answer normally, but only after ``seconds`` (for deadline tests)."""
-        self._add_fault(path, times, FakeResponse(0, error="pass"), delay=seconds)
-
-    def trickle(
-        self, seconds_per_byte: float, path: str | None = "/batch/", *, times: int | None = None
-    ) -> None:
-        """Answer 200 one byte at a time (loopback server only): a deadline test's worst case."""
-        response = FakeResponse.json(200, {"status": 1})
-        response.trickle = seconds_per_byte
-        self._add_fault(path, times, response)
-
-    def reject_bodies_over(self, max_bytes: int, path: str = "/batch/") -> None:
-        """Answer 413 to every request whose (decompressed) body is larger than ``max_bytes``."""
-        response = FakeResponse.json(413, {"detail": "Request Entity Too Large"})
-        self._add_fault(path, None, response, max_bytes + 1)
-
-    def _add_fault(
-        self,
-        path: str | None,
-        times: int | None,
-        response: FakeResponse,
-        min_body: int = 0,
-        delay: float = 0.0,
-    ) -> None:
-        response.delay = delay
-        with self._lock:
-            self._faults.append(_Fault(path, times, response, min_body))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
     # -- what was received ---------------------------------------------------------------------
 
     @property
@@ -282,6 +192,11 @@ class FakePostHog(FlagRoutes):
         """Every request received so far, in arrival order (a copy)."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def capture_requests(self) -> list[RecordedRequest]:
+        """The requests that carried events (to ``/batch/``), in arrival order (a copy)."""
+        return self.requests_to(BATCH_PATH)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.rstrip("/") == path.rstrip("/")]
@@ -376,14 +291,10 @@ class FakePostHog(FlagRoutes):
     def intercept(self) -> Iterator[FakePostHog]:
         """Inside the block, every ``Client`` created without a ``session`` (by code you do not
         control, say) sends to this fake, whatever its host."""
-        from .. import _transport
+        from .._delivery.transport import sessions_from
 
-        original = _transport.new_session
-        _transport.new_session = self.session
-        try:
+        with sessions_from(self.session):
             yield self
-        finally:
-            _transport.new_session = original
 
     @contextmanager
     def patch_module(self, **settings: Any) -> Iterator[FakePostHog]:

@@ -12,11 +12,15 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .._definitions import EMPTY_DEFINITIONS, Definitions, parse_definitions
-from .._evaluation import Decided, EvalContext, evaluate_flags
-from ._records import RecordedRequest
+from .._delivery.transport import DEFINITIONS_PATH, FLAGS_PATH
+from .._flags.evaluation import evaluate_flags
+from .._flags.model import EMPTY_DEFINITIONS, Decided, Definitions, EvalContext
+from .._flags.parse import parse_definitions
+from ._records import FakeResponse, RecordedRequest
 
-DEFINITION_PATHS = ("/flags/definitions", "/api/feature_flag/local_evaluation")
+# The SDK's paths, and the older ones official SDKs used (the fake answers both).
+DEFINITION_PATHS = (DEFINITIONS_PATH, "/api/feature_flag/local_evaluation")
+REMOTE_FLAG_PATHS = (FLAGS_PATH.partition("?")[0].rstrip("/"), "/decide")
 
 
 class FlagRoutes:
@@ -127,13 +131,10 @@ class FlagRoutes:
 
     def _flag_routes(self) -> dict[tuple[str, str], Any]:
         routes = {("GET", path): self._definitions_route for path in DEFINITION_PATHS}
-        routes[("POST", "/flags")] = self._flags_route
-        routes[("POST", "/decide")] = self._flags_route
+        routes.update({("POST", path): self._flags_route for path in REMOTE_FLAG_PATHS})
         return routes
 
-    def _definitions_route(self, request: RecordedRequest) -> Any:
-        from ._fake import FakeResponse
-
+    def _definitions_route(self, request: RecordedRequest) -> FakeResponse:
         auth = request.header("Authorization") or ""
         if auth != f"Bearer {self.personal_api_key}":
             return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
@@ -145,9 +146,7 @@ class FlagRoutes:
             return FakeResponse(304, b"", {"ETag": etag})
         return FakeResponse.json(200, raw, ETag=etag)
 
-    def _flags_route(self, request: RecordedRequest) -> Any:
-        from ._fake import FakeResponse
-
+    def _flags_route(self, request: RecordedRequest) -> FakeResponse:
         body = request.json
         if not isinstance(body, dict) or not isinstance(body.get("distinct_id"), str):
             return FakeResponse.json(400, {"type": "validation_error", "detail": "distinct_id"})

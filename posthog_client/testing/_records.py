@@ -1,8 +1,10 @@
-"""What the fake server saw: requests and events, as typed, easy-to-assert values."""
+"""What the fake server saw (requests and events, as typed, easy-to-assert values) and what it
+answers (``FakeResponse``, and the scripted answers of faults and handlers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,3 +72,52 @@ class EventList(list[Event]):
     @classmethod
     def of(cls, items: Iterable[Mapping[str, Any]]) -> EventList:
         return cls(Event(item) for item in items)
+
+
+@dataclass
+class FakeResponse:
+    """An answer from the fake. ``error`` ("connection" or "timeout") means no HTTP answer;
+    ``delay`` is applied by the front end before answering; ``trickle`` sends the body one byte
+    per that many seconds (loopback server only)."""
+
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    delay: float = 0.0
+    trickle: float = 0.0
+    events: tuple[Event, ...] = ()  # what a /batch/ answer accepted (recorded, not sent back)
+
+    @classmethod
+    def json(cls, status: int, payload: Any, **headers: str) -> FakeResponse:
+        return cls(
+            status, json.dumps(payload).encode(), {"Content-Type": "application/json", **headers}
+        )
+
+
+Handler = Callable[[RecordedRequest], "FakeResponse | None"]
+
+
+@dataclass
+class Fault:
+    """A scripted answer: a fixed ``response``, or a ``handler`` that may answer (None: answer
+    as usual), for requests to ``path`` (None: any) whose body is at least ``min_body`` bytes."""
+
+    path: str | None
+    times: int | None  # None: forever
+    response: FakeResponse | None = None
+    min_body: int = 0
+    handler: Handler | None = None
+
+    def matches(self, path: str, size: int) -> bool:
+        wanted = self.path is None or path.rstrip("/") == self.path.rstrip("/")
+        return wanted and size >= self.min_body
+
+
+def _strict_constant(name: str) -> Any:
+    raise ValueError(f"invalid JSON constant {name}")
+
+
+def parse_strict_json(body: bytes) -> Any:
+    """Parse as a strict server would: UTF-8 only, no NaN/Infinity."""
+    return json.loads(body.decode("utf-8"), parse_constant=_strict_constant)

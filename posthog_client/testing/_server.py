@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 if TYPE_CHECKING:
-    from ._fake import FakePostHog, FakeResponse
+    from ._fake import FakePostHog
+    from ._records import FakeResponse
 
 # The longest a trickled or stalled answer keeps a server thread busy, whatever the client does.
 _MAX_STALL = 30.0
@@ -99,7 +100,7 @@ def serve(fake: FakePostHog, port: int = 0, log_requests: bool = False) -> Itera
     thread = threading.Thread(target=server.serve_forever, name="fake-posthog", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"http://127.0.0.1:{server.server_address[1]}{fake.path_prefix}"
     finally:
         server.closing.set()
         server.shutdown()

@@ -215,7 +215,7 @@ def test_other_scopes_pass_through() -> None:
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         seen.append(scope["type"])
-        assert posthog_client._context.current() is posthog_client._context.EMPTY
+        assert posthog_client._events.context.current() is posthog_client._events.context.EMPTY
 
     async def noop_receive() -> dict[str, Any]:
         return {}

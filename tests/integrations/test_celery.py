@@ -162,7 +162,7 @@ def test_eager_tasks_run_in_their_callers_context(client: Client, fake: FakePost
         assert app.tasks["tests.checkout"].delay(5).get()
         eager_failure = app.tasks["tests.explode"].delay()
         assert eager_failure.failed()
-    assert posthog_client._context.current() is posthog_client._context.EMPTY
+    assert posthog_client._events.context.current() is posthog_client._events.context.EMPTY
     client.flush()
     [event] = fake.events.named("order shipped")
     assert event.distinct_id == "user-3" and event.properties["page"] == "/checkout"
@@ -205,4 +205,4 @@ def test_handlers_ignore_what_they_cannot_use(client: Client) -> None:
     integration.on_task_prerun(task_id="t1", task=None)
     integration.on_task_postrun(task_id="never-started", task=None)
     integration.on_task_failure(sender=None, exception=None)
-    assert posthog_client._context.current() is posthog_client._context.EMPTY
+    assert posthog_client._events.context.current() is posthog_client._events.context.EMPTY

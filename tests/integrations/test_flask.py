@@ -64,7 +64,7 @@ def test_context_does_not_leak_into_the_next_request(
     assert second.distinct_id != "user-1"
     assert second.properties["$process_person_profile"] is False
     assert "$session_id" not in second.properties
-    assert posthog_client._context.current() is posthog_client._context.EMPTY
+    assert posthog_client._events.context.current() is posthog_client._events.context.EMPTY
 
 
 def test_unhandled_exception_becomes_an_exception_event(fake: FakePostHog) -> None:
@@ -108,7 +108,7 @@ def test_propagated_exceptions_are_still_captured(fake: FakePostHog) -> None:
         app.test_client().get("/boom")
     client.flush()
     assert len(fake.events.named("$exception")) == 1
-    assert posthog_client._context.current() is posthog_client._context.EMPTY
+    assert posthog_client._events.context.current() is posthog_client._events.context.EMPTY
 
 
 def test_config_configures_the_module_client(

@@ -1,23 +1,37 @@
-"""Pure: turn queued events into the bytes of a ``/batch/`` request."""
+"""The one JSON encoder for everything sent, and the bytes of a ``/batch/`` request."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
-from ._messages import Pending, format_epoch
-from ._sanitize import encode
+from .._events.messages import Pending, format_epoch
+from .._events.sanitize import clean_value, fix_text
 
 TRUNCATED_MARK = "…[truncated by posthog-client]"
 # Tried in order on an oversize event: the longest string any value may keep.
 _TRIM_STEPS = (64 * 1024, 8 * 1024, 1024, 256)
 
 
+class FinalEvent(dict[str, Any]):
+    """An event that is complete already (``before_send`` hooks ran on it): sent as it is."""
+
+
+class Deferred(NamedTuple):
+    """An event completed on the consumer thread, because completing it may wait (flag values
+    asked of the server for ``send_feature_flags``). ``complete()`` returns the final event, or
+    None when a ``before_send`` hook dropped it."""
+
+    complete: Callable[[], dict[str, Any] | None]
+
+
 def finalize(message: dict[str, Any] | Pending, static: Mapping[str, Any]) -> dict[str, Any]:
     """Fill in what the caller's thread left for later: the event dict itself, the static
     context and the timestamp text. Caller properties win over the static context.
     """
+    if type(message) is FinalEvent:
+        return message
     if type(message) is Pending:
         message = message.expand()
     assert isinstance(message, dict)
@@ -68,24 +82,6 @@ def encode_within(message: dict[str, Any], max_bytes: int) -> tuple[bytes | None
     return None, False
 
 
-class Batch:
-    """Encoded events sent together, with their retry state. A batch answered 413 is split:
-    it is finished when both halves are."""
-
-    __slots__ = ("events", "size", "attempts", "not_before", "done", "children")
-
-    def __init__(self, events: list[bytes], size: int) -> None:
-        self.events = events
-        self.size = size
-        self.attempts = 0
-        self.not_before = 0.0
-        self.done = False
-        self.children: tuple[Batch, ...] = ()
-
-    def finished(self) -> bool:
-        return self.done and all(child.finished() for child in self.children)
-
-
 def batch_body(
     api_key: str, events: Sequence[bytes], sent_at: float, historical_migration: bool
 ) -> bytes:
@@ -110,3 +106,33 @@ def decode_events(events: Sequence[bytes | dict[str, Any] | Pending]) -> list[di
         else:
             out.append(json.loads(event))
     return out
+
+
+def _repair(value: Any, depth: int = 0) -> Any:
+    """Slow path of ``encode``: clean everything and repair every string."""
+    value = clean_value(value, depth)
+    if isinstance(value, str):
+        return fix_text(value)
+    if isinstance(value, dict):
+        return {fix_text(k): _repair(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair(v, depth + 1) for v in value]
+    return value
+
+
+def _default(value: Any) -> Any:
+    return clean_value(value)
+
+
+_encoder = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default
+)
+
+
+def encode(value: object) -> bytes:
+    """Encode to UTF-8 JSON that a strict parser accepts (no NaN, no lone surrogates; values
+    JSON cannot hold are converted as in ``clean_value``). Never raises."""
+    try:
+        return _encoder.encode(value).encode("utf-8")
+    except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
+        return _encoder.encode(_repair(value)).encode("utf-8")

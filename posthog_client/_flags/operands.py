@@ -1,14 +1,18 @@
-"""Parsing of date and semantic-version operands for the property operators (pure, no clock).
+"""Operands of the property operators (pure, no clock): how a value reads as text, as a number,
+as a date and as a semantic version.
 
-Split out of `_operators` to keep each module small. Everything here returns `None` for input it
-cannot read instead of raising, so callers turn that into an explicit "cannot decide" value.
+Everything here returns `None` for input it cannot read instead of raising, so callers turn that
+into an explicit "cannot decide" value.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from fractions import Fraction
 
 from dateutil.parser import isoparse
 from dateutil.relativedelta import relativedelta
@@ -24,6 +28,61 @@ _SEMVER = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.(0|[1-9][0-9]{0,17}))?(?:\.(0|[1
 _WILDCARD = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.(0|[1-9][0-9]{0,17}))?\.[*xX]")
 
 Version = tuple[int, int, int]
+
+
+# --- text and numbers -----------------------------------------------------------------------
+
+
+def as_text(value: object) -> str:
+    """How a value compares as text: strings as is, everything else in its JSON spelling."""
+    if isinstance(value, str):
+        return value
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, tuple, dict)):
+        try:
+            return json.dumps(
+                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+            )
+        except (TypeError, ValueError, RecursionError):
+            # Mixed key types, a cycle, or an int too long to print: equal to no filter value.
+            return f"<unprintable {type(value).__name__}>"
+    try:
+        return str(value)
+    except ValueError:  # an int too long to print (Python's int_max_str_digits)
+        return f"<{type(value).__name__}>"
+
+
+def is_truthy(value: object, depth: int = 0) -> bool:
+    """PostHog's recursive truthiness: true, "true" in any case, or a list of truthy values."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.lower() == "true"
+    if isinstance(value, (list, tuple)) and depth < 32:  # bounded: the value is the caller's
+        return all(is_truthy(item, depth + 1) for item in value)
+    return False
+
+
+def to_number(value: object) -> float | None:
+    """A number, or a string holding exactly a decimal number; booleans are not numbers."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, Decimal, Fraction)):
+        try:
+            return float(value)
+        except (OverflowError, ValueError):  # huge ints; Decimal("sNaN")
+            return None
+    if isinstance(value, str) and value and value == value.strip() and "_" not in value:
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 # --- dates -----------------------------------------------------------------------------------

@@ -13,16 +13,17 @@ import logging
 import random
 import threading
 
-from . import _internal, _lifecycle
-from ._config import Config
-from ._definitions import EMPTY_DEFINITIONS, Definitions, DefinitionsError, parse_definitions
-from ._errors import redact
-from ._ratelog import RateLimitedLog
-from ._transport import Transport
+from .._config import Config
+from .._delivery.transport import DEFINITIONS_PATH, Transport
+from .._errors import redact
+from .._runtime import internal as _internal
+from .._runtime import lifecycle as _lifecycle
+from .._runtime.logs import RateLimitedLog
+from .model import EMPTY_DEFINITIONS, Definitions
+from .parse import DefinitionsError, parse_definitions
 
 logger = logging.getLogger("posthog_client")
 
-DEFINITIONS_PATH = "/flags/definitions"
 FETCH_DEADLINE = 10.0
 
 
@@ -50,14 +51,15 @@ class DefinitionsPoller:
         if had_loaded:
             self._first_attempt.set()
 
-    def ensure_started(self, wait: float) -> None:
-        """Start polling if not yet started; wait at most ``wait`` s for the first attempt."""
+    def wait_for_first_load(self, timeout: float) -> None:
+        """Wait at most ``timeout`` s for the first fetch to end (starting to poll if needed)."""
         if self._thread is None:
-            self._start()
+            self.start()
         if not self._first_attempt.is_set():
-            self._first_attempt.wait(wait)
+            self._first_attempt.wait(timeout)
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start polling on a background thread (idempotent)."""
         with self._start_lock:
             if self._thread is not None or self._stop.is_set():
                 return
@@ -69,9 +71,13 @@ class DefinitionsPoller:
             self._thread = thread
 
     def load_now(self) -> bool:
-        """Fetch on the calling thread (bounded), then keep polling. True when loaded."""
-        self.fetch()
-        self._start()
+        """Load now (bounded) and keep polling; True when loaded. Waits for the poller's first
+        fetch if it is under way, else fetches on the calling thread."""
+        if self._thread is not None and not self._first_attempt.is_set():
+            self._first_attempt.wait(FETCH_DEADLINE)
+        else:
+            self.fetch()
+        self.start()
         return self.snapshot.loaded
 
     def stop(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._types import FlagValue
+from .._types import FlagValue
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,38 @@ def forget(obj: object) -> None:
     _exit_aware.discard(obj)  # type: ignore[arg-type]
 
 
+class _Stoppable(Protocol):
+    def release(self) -> None: ...
+
+
+class _Stop(Protocol):
+    def stop(self) -> None: ...
+
+
+def release(consumer: _Stoppable, flags: _Stop) -> None:
+    """A client was dropped without ``shutdown()``: its threads deliver what is queued, then
+    end (called by the client's ``weakref.finalize``, so it must not refer to the client)."""
+    consumer.release()
+    flags.stop()
+
+
+_MANY_CLIENTS = 20
+_warned_many = False
+
+
+def warn_if_many_clients() -> None:
+    """One warning when a process holds many clients: almost always a client per request."""
+    global _warned_many
+    live = live_count()
+    if live > _MANY_CLIENTS and not _warned_many:
+        _warned_many = True
+        logger.warning(
+            "posthog_client: %d clients are alive in this process; create one Client per "
+            "process and reuse it (each has its own threads and queue)",
+            live,
+        )
+
+
 def _after_fork_in_child() -> None:
     for obj in list(_fork_aware):
         try:

@@ -23,8 +23,9 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from ._transport import MAX_RESPONSE_BYTES, HTTPResult
-
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# status (None: no answer), body, headers, error
+Answer = tuple[int | None, bytes, Mapping[str, str], str | None]
 _local = threading.local()
 
 
@@ -134,7 +135,7 @@ def send(
     body: bytes | None,
     params: Mapping[str, str] | None,
     deadline: float,
-) -> HTTPResult:
+) -> Answer:
     connections: list[Any] = []
     fired = threading.Event()
     _local.connections = connections
@@ -156,17 +157,17 @@ def send(
         finally:
             response.close()
     except requests.Timeout:
-        return HTTPResult(None, error="timed out")
+        return None, b"", {}, "timed out"
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         if fired.is_set():
-            return HTTPResult(None, error=late)
-        return HTTPResult(None, error=f"connection error ({type(exc).__name__})")
+            return None, b"", {}, late
+        return None, b"", {}, f"connection error ({type(exc).__name__})"
     finally:
         _watchdog.disarm(token)
         _local.connections = None
     if fired.is_set():
-        return HTTPResult(None, error=late)
-    return HTTPResult(response.status_code, content, response.headers)
+        return None, b"", {}, late
+    return response.status_code, content, response.headers, None
 
 
 def _read_capped(response: requests.Response) -> bytes:

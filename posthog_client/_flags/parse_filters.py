@@ -1,20 +1,25 @@
-"""Property filters and cohort property groups: the parsed model and its parser (pure).
+"""Parsing of property filters and cohort property groups (pure).
 
-Part of parsing the local-evaluation definitions (see `_definitions`), split out to keep modules
-small. Each filter's operator is compiled once here (see `_operators`); anything that cannot be
+Each filter's operator is compiled once here (see `operators`); anything that cannot be
 evaluated locally becomes a `FixedFilter` holding an `Unknown`, never an exception.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeAlias
 
-from posthog_client._operators import Matcher, build_matcher, outcome_for_none
-from posthog_client._unresolved import Outcome, Unknown, UnresolvedReason, brief
-
-MAX_DEPTH = 16  # nesting of property groups; deeper is unsupported (and bounds evaluation)
+from .model import (
+    MAX_DEPTH,
+    CohortFilter,
+    Filter,
+    FixedFilter,
+    FlagDependency,
+    GroupEntry,
+    PropertyFilter,
+    PropertyGroup,
+)
+from .operators import build_matcher, outcome_for_none
+from .unresolved import Unknown, UnresolvedReason, brief
 
 
 def unsupported(detail: str) -> Unknown:
@@ -34,62 +39,6 @@ def as_id(value: object) -> str | None:
         return value
     number = as_int(value)
     return None if number is None else str(number)
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyFilter:
-    """A person or group property test, with its operator compiled into `matcher`."""
-
-    key: str
-    operator: str
-    value: object  # the filter's JSON value as sent, for diagnostics only (never evaluated)
-    type: str  # "person", "group", or "" (untyped: follows the condition's aggregation)
-    group_type_index: int | None
-    negation: bool  # only honoured inside cohort property groups, as in PostHog
-    matcher: Matcher
-    on_none: Outcome  # result when the property is present with the value None
-    on_missing: Unknown  # result when the property was not passed
-
-
-@dataclass(frozen=True, slots=True)
-class CohortFilter:
-    """Membership of a cohort shipped in `Definitions.cohorts` (looked up when evaluated)."""
-
-    cohort_id: str
-    not_in: bool
-    negation: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FlagDependency:
-    """`{"type": "flag", "operator": "flag_evaluates_to"}`: another flag's value."""
-
-    flag_key: str
-    expected: bool | str
-    dependency_chain: tuple[str, ...]
-    negation: bool
-
-
-@dataclass(frozen=True, slots=True)
-class FixedFilter:
-    """A filter whose outcome is known at parse time: unsupported (an `Unknown`), or a malformed
-    flag dependency, which is a definite False (never a remote call on every evaluation)."""
-
-    outcome: Outcome
-
-
-Filter: TypeAlias = PropertyFilter | CohortFilter | FlagDependency | FixedFilter
-
-
-@dataclass(frozen=True, slots=True)
-class PropertyGroup:
-    """A cohort's AND/OR tree; an empty group matches."""
-
-    type: str  # "AND" or "OR"
-    values: tuple[GroupEntry, ...]
-
-
-GroupEntry: TypeAlias = PropertyGroup | Filter
 
 
 class FilterParser:
@@ -134,8 +83,6 @@ class FilterParser:
             missing = f"{owner} {key!r} is needed but was not passed"
         return PropertyFilter(
             key=key,
-            operator=operator,
-            value=value,
             type=ptype or "",
             group_type_index=as_int(group_index),
             negation=negation,
@@ -172,7 +119,7 @@ class FilterParser:
         if not chain:
             # The server sends an empty chain for a circular dependency.
             return FixedFilter(Unknown(unresolved, f"circular dependency on {key!r}"))
-        return FlagDependency(key, value, tuple(chain), negation)
+        return FlagDependency(key, value, negation)
 
     def group(self, raw: object, depth: int = 0) -> GroupEntry:
         if depth > MAX_DEPTH:

@@ -13,7 +13,7 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from ._sanitize import clean_properties
+from .sanitize import clean_properties
 
 LIB_NAME = "posthog-client"
 

@@ -3,103 +3,40 @@
 No I/O, no clock, no threads: time is passed in, and "cannot decide locally" is a value
 (`Undecided`, with a reason and a detail a user can act on), never an exception.
 
-Semantics are posthog-python v7/HEAD's (protocol reference §2.2-§2.9 and §3) with one deliberate
-strengthening: three-valued logic instead of "give up or guess". A condition whose properties
-cannot be decided does not hide a decided one:
-- within a condition, one property that is definitely false makes the condition false, even when
-  another property is missing (the SDK gave up on the first missing property);
-- a condition that is undecided but would be out of rollout anyway cannot match (unless
-  `early_exit`, where it might end the evaluation with False);
-- when an undecided condition precedes the first matching one, the result is decided only if the
-  undecided condition would give the very same value had it matched (e.g. both `True`); otherwise
-  the flag is undecided. The SDK returned the later condition's value, which was wrong whenever
-  the earlier condition carried a different variant override.
-So every `Decided` is what the server would answer for the same inputs, and no more flags are
-sent to the server than necessary. (The same holds for a static cohort: v7 gave up on the whole
-flag at once; here it is one more undecided condition.)
-
-Where posthog-python and the PostHog flags service disagree, this follows the service, since a
-local answer must equal the remote one:
-- a filter's `type` picks its properties (person filters read person properties even inside a
-  group condition; cohorts are person-level); untyped filters follow the condition's aggregation;
-- a flag dependency evaluates the parent flag in its own right (its own aggregation and
-  bucketing), not with the child's bucketing value;
-- early-access enrollment (`feature_enrollment`, legacy `super_groups`) is checked before holdouts
-  and conditions; when the enrollment property is not passed the flag is undecided, because the
-  person's stored property would decide on the server.
+Conditions use three-valued logic, as PostHog's flag service does: a definitely-false property
+makes a condition false even when another is missing, an undecided condition that could not
+change the answer does not stop a later match, and every `Decided` is what the service would
+answer for the same inputs. The README's flags section lists where this follows the service
+rather than the official SDK, with the service file that backs each choice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime
-from types import MappingProxyType
-from typing import NamedTuple, TypeAlias
 
-from posthog_client._definitions import (
+from .hashing import bucket_hash, holdout_hash
+from .model import (
     MAX_DEPTH,
     CohortFilter,
     Condition,
+    Decided,
     Definitions,
+    EvalContext,
     Filter,
     FlagDefinition,
     FlagDependency,
+    FlagOutcome,
     GroupEntry,
     PropertyFilter,
     PropertyGroup,
+    Undecided,
 )
-from posthog_client._hashing import bucket_hash, holdout_hash
-from posthog_client._unresolved import Outcome, Unknown, UnresolvedReason, worse
+from .unresolved import Outcome, Unknown, UnresolvedReason, worse
 
 _R = UnresolvedReason
 _MISSING = object()
-_NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
-_NO_GROUPS: Mapping[str, str] = MappingProxyType({})
-_NO_GROUP_PROPERTIES: Mapping[str, Mapping[str, object]] = MappingProxyType({})
 _MAX_DEPENDENCY_DEPTH = 32
-
-
-class EvalContext(NamedTuple):
-    """Who a flag is evaluated for. Properties are the caller's own (never copied or mutated).
-
-    `distinct_id` is matched as the person property "distinct_id" unless one is passed, and each
-    group's key as its "$group_key" property, as posthog-python injects them. A NamedTuple, not
-    a frozen dataclass: one is built per flag check, and it is three times cheaper to create.
-    """
-
-    distinct_id: str
-    person_properties: Mapping[str, object] = _NO_PROPERTIES
-    groups: Mapping[str, str] = _NO_GROUPS
-    group_properties: Mapping[str, Mapping[str, object]] = _NO_GROUP_PROPERTIES
-    device_id: str | None = None
-
-
-class Decided(NamedTuple):
-    """A flag value decided locally, exactly as the server would decide it.
-
-    An immutable NamedTuple rather than a frozen dataclass: it is built on every evaluation, and
-    a NamedTuple is about four times cheaper to create (0.4 µs against 1.6 µs for 8 fields).
-    """
-
-    key: str
-    value: bool | str  # the variant for multivariate flags, else a bool
-    variant: str | None
-    payload: str | None  # raw JSON text from the definitions, or None
-    reason: str  # e.g. "condition 1 matched", "out of rollout", "flag inactive"
-    condition_index: int | None  # 0-based index of the deciding condition, if any
-    flag_id: int | None
-    flag_version: int | None
-
-
-class Undecided(NamedTuple):
-    """Local evaluation cannot give the server's answer; `detail` says what to pass or fix."""
-
-    key: str
-    reason: UnresolvedReason
-    detail: str
-
-
-FlagOutcome: TypeAlias = Decided | Undecided
 
 
 def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: datetime) -> FlagOutcome:

@@ -43,10 +43,6 @@ class Unknown:
     reason: UnresolvedReason
     detail: str
 
-    @property
-    def rank(self) -> int:
-        return _RANK[self.reason]
-
 
 def brief(value: object, limit: int = 60) -> str:
     """A short, never-raising description of an untrusted value, for `Unknown.detail` and logs."""

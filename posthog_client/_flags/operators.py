@@ -37,35 +37,25 @@ Any other version number is treated as 1, as every official SDK does.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
-from fractions import Fraction
 
-import re2
-
-from posthog_client._operands import (
+from .operands import (
     VersionRange,
+    as_text,
     caret_range,
+    is_truthy,
     override_datetime,
     parse_date_operand,
     parse_semver,
     tilde_range,
+    to_number,
     wildcard_range,
 )
-from posthog_client._unresolved import Outcome, Unknown, UnresolvedReason, brief
+from .regex import MAX_REGEX_SUBJECT, regex_matcher
+from .unresolved import Outcome, Unknown, UnresolvedReason, brief
 
 Matcher = Callable[[object, datetime], Outcome]
-
-# A property longer than this is not regex-matched locally (the server decides): RE2 is linear,
-# but a multi-megabyte subject on a request path is still a cost worth refusing.
-MAX_REGEX_SUBJECT = 100_000
-MAX_REGEX_PATTERN = 4_096
-
-_RE2_OPTIONS = re2.Options()
-_RE2_OPTIONS.log_errors = False  # RE2 otherwise prints every rejected pattern to stderr
 
 STRING_OPERATORS = frozenset(
     {
@@ -81,27 +71,6 @@ SEMVER_OPERATORS = frozenset(
     {"semver_eq", "semver_neq", "semver_gt", "semver_gte", "semver_lt", "semver_lte"}
 )
 SEMVER_RANGE_OPERATORS = frozenset({"semver_tilde", "semver_caret", "semver_wildcard"})
-SUPPORTED_OPERATORS = (
-    frozenset(
-        {
-            "exact",
-            "is_not",
-            "is_set",
-            "is_not_set",
-            "regex",
-            "not_regex",
-            "gt",
-            "gte",
-            "lt",
-            "lte",
-            "is_date_before",
-            "is_date_after",
-        }
-    )
-    | STRING_OPERATORS
-    | SEMVER_OPERATORS
-    | SEMVER_RANGE_OPERATORS
-)
 
 
 def _unsupported(detail: str) -> Unknown:
@@ -113,41 +82,6 @@ def _invalid(detail: str) -> Unknown:
 
 
 # --- text normalisation ----------------------------------------------------------------------
-
-
-def as_text(value: object) -> str:
-    """How a value compares as text: strings as is, everything else in its JSON spelling."""
-    if isinstance(value, str):
-        return value
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (list, tuple, dict)):
-        try:
-            return json.dumps(
-                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-            )
-        except (TypeError, ValueError, RecursionError):
-            # Mixed key types, a cycle, or an int too long to print: equal to no filter value.
-            return f"<unprintable {type(value).__name__}>"
-    try:
-        return str(value)
-    except ValueError:  # an int too long to print (Python's int_max_str_digits)
-        return f"<{type(value).__name__}>"
-
-
-def is_truthy(value: object, depth: int = 0) -> bool:
-    """PostHog's recursive truthiness: true, "true" in any case, or a list of truthy values."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        return value.lower() == "true"
-    if isinstance(value, (list, tuple)) and depth < 32:  # bounded: the value is the caller's
-        return all(is_truthy(item, depth + 1) for item in value)
-    return False
 
 
 def _negate(matcher: Matcher) -> Matcher:
@@ -220,53 +154,6 @@ def _text_operator(operator: str, value: object) -> Matcher | Unknown:
 
         matcher = ends
     return _negate(matcher) if operator.startswith("not_") else matcher
-
-
-def _regex(operator: str, value: object) -> Matcher | Unknown:
-    if value is None or isinstance(value, (list, dict)):
-        return _unsupported(f"{operator} filter value must be a pattern string")
-    pattern = as_text(value)
-    if len(pattern) > MAX_REGEX_PATTERN:
-        return _unsupported(f"regex pattern longer than {MAX_REGEX_PATTERN} characters")
-    try:
-        compiled = re2.compile(pattern, _RE2_OPTIONS)
-    except (re2.error, UnicodeEncodeError):
-        try:
-            # Only to classify the pattern: it is never used for matching.
-            re.compile(pattern)
-        except (re.error, RecursionError, OverflowError, ValueError):
-            return _always(False)  # invalid everywhere: no match, for regex and not_regex
-        # Valid, but beyond RE2 (lookaround, backreferences, huge repeats): the server decides.
-        return _unsupported(f"regex {brief(pattern)} uses syntax RE2 cannot run locally")
-    too_long = _invalid(f"property longer than {MAX_REGEX_SUBJECT} characters for a regex")
-    want = operator == "regex"
-
-    def search(prop: object, now: datetime) -> Outcome:
-        subject = as_text(prop)
-        if len(subject) > MAX_REGEX_SUBJECT:
-            return too_long
-        # Encoded here so a lone surrogate cannot raise (RE2 would encode strictly).
-        found = compiled.search(subject.encode("utf-8", "surrogatepass"))
-        return (found is not None) is want
-
-    return search
-
-
-def to_number(value: object) -> float | None:
-    """A number, or a string holding exactly a decimal number; booleans are not numbers."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float, Decimal, Fraction)):
-        try:
-            return float(value)
-        except (OverflowError, ValueError):  # huge ints; Decimal("sNaN")
-            return None
-    if isinstance(value, str) and value and value == value.strip() and "_" not in value:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
 
 
 def _numeric(operator: str, value: object) -> Matcher | Unknown:
@@ -373,7 +260,7 @@ def build_matcher(operator: str, value: object, matching_version: int = 1) -> Ma
     if operator in STRING_OPERATORS:
         return _text_operator(operator, value)
     if operator in ("regex", "not_regex"):
-        return _regex(operator, value)
+        return regex_matcher(operator, value)
     if operator in ("gt", "gte", "lt", "lte"):
         return _numeric(operator, value)
     if operator in ("is_date_before", "is_date_after"):
@@ -396,7 +283,6 @@ def outcome_for_none(operator: str, matcher: Matcher) -> Outcome:
 
 __all__ = [
     "MAX_REGEX_SUBJECT",
-    "SUPPORTED_OPERATORS",
     "Matcher",
     "as_text",
     "build_matcher",

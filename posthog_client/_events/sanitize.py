@@ -5,8 +5,8 @@ Two passes, so the caller's thread pays only for what needs it:
 * ``clean_properties`` runs on the caller's thread. It copies the containers it is given (so a
   caller mutating its dict after ``capture()`` cannot change or break what is sent) and converts
   values JSON cannot hold. Plain strings, ints, bools and None are taken as they are.
-* ``encode`` runs on the consumer thread. It encodes in one C-speed pass and only walks the event
-  again when that fails (lone surrogates in strings, a value a ``before_send`` hook added).
+* ``fix_text`` and ``clean_value`` are also what the encoder (``_delivery.encoding``) falls back
+  on when its one C-speed pass fails (lone surrogates, a value a ``before_send`` hook added).
 
 Every coercion is logged once per type, never per event.
 """
@@ -197,32 +197,3 @@ def _convert_object(value: Any) -> Any:
     except Exception:  # the object's own conversion failed: fall back to its string form
         pass
     return _UNCONVERTED
-
-
-def _repair(value: Any, depth: int = 0) -> Any:
-    """Slow path of ``encode``: clean everything and repair every string."""
-    value = clean_value(value, depth)
-    if isinstance(value, str):
-        return fix_text(value)
-    if isinstance(value, dict):
-        return {fix_text(k): _repair(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_repair(v, depth + 1) for v in value]
-    return value
-
-
-def _default(value: Any) -> Any:
-    return clean_value(value)
-
-
-_encoder = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default
-)
-
-
-def encode(event: Mapping[str, Any]) -> bytes:
-    """Encode one event to UTF-8 JSON that a strict parser accepts. Never raises."""
-    try:
-        return _encoder.encode(event).encode("utf-8")
-    except (ValueError, TypeError, RecursionError, UnicodeEncodeError):
-        return _encoder.encode(_repair(event)).encode("utf-8")

@@ -1,4 +1,4 @@
-"""Log lines that cannot flood the host app's logs: one per key per interval, with a count."""
+"""The SDK's logger: lines that cannot flood the host app's logs, and ``debug=True``."""
 
 from __future__ import annotations
 
@@ -29,3 +29,10 @@ class RateLimitedLog:
             message += " (%d similar lines suppressed)"
             args = (*args, suppressed)
         logger.warning("posthog_client: " + message, *args)
+
+
+def enable_debug_logging() -> None:
+    """``debug=True``: log at debug level, to stderr unless the app configured a handler."""
+    logger.setLevel(logging.DEBUG)
+    if not logger.handlers:
+        logger.addHandler(logging.StreamHandler())

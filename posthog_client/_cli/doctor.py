@@ -16,17 +16,16 @@ from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from ._config import check_key, normalize_host
-from ._definitions import Definitions, DefinitionsError, parse_definitions
-from ._errors import ConfigError, redact
-from ._evaluation import Decided, EvalContext, evaluate_flags
-from ._flags import FLAGS_PATH
-from ._poller import DEFINITIONS_PATH
-from ._remote import parse_response, request_body
-from ._transport import HTTPResult, Transport
+from .._config import check_key, normalize_host
+from .._delivery.transport import DEFINITIONS_PATH, FLAGS_PATH, HTTPResult, Transport
+from .._errors import ConfigError, redact
+from .._flags.evaluation import evaluate_flags
+from .._flags.model import Decided, Definitions, EvalContext
+from .._flags.parse import DefinitionsError, parse_definitions
+from .._flags.remote import parse_response, request_body
 
 if TYPE_CHECKING:
-    from ._cli import Settings
+    from .common import Settings
 
 DOCTOR_ID = "posthog-client-doctor"
 UNREACHABLE, REFUSED, ANSWERED = "unreachable", "refused", "answered"
@@ -161,7 +160,7 @@ def _flags_endpoint(
         device_id=None,
     )
     started = time.monotonic()
-    result = transport.post_json(FLAGS_PATH, json.dumps(body).encode(), deadline=settings.timeout)
+    result = transport.post_json(FLAGS_PATH, body, deadline=settings.timeout)
     elapsed = (time.monotonic() - started) * 1000
     detail = redact(result.describe(), secrets)
     if result.status is None:

@@ -3,115 +3,32 @@ evaluation cannot decide, and ``$feature_flag_called`` events deduplicated in a 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from types import MappingProxyType
-from typing import Any, TypedDict
+from typing import Any
 
-from . import _lifecycle, _remote
-from ._config import Config
-from ._definitions import EMPTY_DEFINITIONS, Definitions
-from ._evaluation import Decided, EvalContext, Undecided, evaluate_flag, evaluate_flags
-from ._messages import InvalidCall, check_distinct_id
-from ._poller import DefinitionsPoller
-from ._ratelog import RateLimitedLog
-from ._transport import HTTPResult, Transport
-from ._types import FlagResult, FlagValue
+from .._config import Config
+from .._delivery.transport import FLAGS_PATH, HTTPResult, Transport
+from .._runtime import lifecycle as _lifecycle
+from .._runtime.logs import RateLimitedLog
+from .._types import FlagResult, FlagValue
+from . import remote as _remote
+from .evaluation import evaluate_flag, evaluate_flags
+from .model import EMPTY_DEFINITIONS, Decided, Definitions, Undecided
+from .poller import DefinitionsPoller
+from .query import Query
 
 logger = logging.getLogger("posthog_client")
 
-FLAGS_PATH = "/flags/?v=2"
 _RETRY_DELAY = 0.3
 _DEDUP_SIZE = 50_000
 
 Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None, bool], None]
-
-
-class FlagOptions(TypedDict, total=False):
-    """Keyword options every flag method takes."""
-
-    groups: Mapping[str, str | int] | None
-    person_properties: Mapping[str, Any] | None
-    group_properties: Mapping[str, Mapping[str, Any]] | None
-    only_evaluate_locally: bool
-    send_feature_flag_events: bool
-    device_id: str | None
-    disable_geoip: bool | None
-
-
-_OPTION_NAMES = frozenset(FlagOptions.__annotations__)
-
-
-class Query:
-    """One flag call's inputs, validated once; ``ctx`` is what the evaluator reads."""
-
-    __slots__ = ("ctx", "only_evaluate_locally", "disable_geoip")
-
-    def __init__(self, ctx: EvalContext, only_local: bool, disable_geoip: bool | None) -> None:
-        self.ctx = ctx
-        self.only_evaluate_locally = only_local
-        self.disable_geoip = disable_geoip
-
-    @property
-    def distinct_id(self) -> str:
-        return self.ctx.distinct_id
-
-    @property
-    def groups(self) -> Mapping[str, str]:
-        return self.ctx.groups
-
-    def context(self) -> EvalContext:
-        return self.ctx
-
-
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
-_STR = frozenset({str})
-_DICT = frozenset({dict})
-
-
-def _mapping(value: object, what: str) -> Mapping[str, Any]:
-    if value is None:
-        return _EMPTY
-    if type(value) is dict or isinstance(value, Mapping):
-        return value
-    raise InvalidCall(f"{what} must be a dict")
-
-
-def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
-    """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one.
-
-    Runs on every flag check, so the common case (plain dicts of strings) copies nothing.
-    """
-    did = check_distinct_id(distinct_id)
-    if not options:
-        return Query(EvalContext(did), False, None)
-    if not _OPTION_NAMES.issuperset(options):
-        unknown = sorted(set(options) - _OPTION_NAMES)
-        raise InvalidCall(f"unknown option(s) {', '.join(unknown)}")
-    groups = _mapping(options.get("groups"), "groups (group type to group key)")
-    if groups and not (
-        _STR.issuperset(map(type, groups)) and _STR.issuperset(map(type, groups.values()))
-    ):
-        groups = {str(k): str(v) for k, v in groups.items()}
-    person = _mapping(options.get("person_properties"), "person_properties")
-    group_props = _mapping(options.get("group_properties"), "group_properties")
-    if group_props and not (
-        _DICT.issuperset(map(type, group_props.values()))
-        or all(isinstance(v, Mapping) for v in group_props.values())
-    ):
-        raise InvalidCall("group_properties must be a dict of group type to a dict")
-    device_id = options.get("device_id")
-    if device_id is not None and not isinstance(device_id, str):
-        raise InvalidCall("device_id must be a string")
-    geoip = options.get("disable_geoip")
-    if geoip is not None and not isinstance(geoip, bool):
-        raise InvalidCall("disable_geoip must be True, False or None")
-    ctx = EvalContext(did, person, groups, group_props, device_id)
-    return Query(ctx, bool(options.get("only_evaluate_locally", False)), geoip)
 
 
 class FlagResolver:
@@ -137,13 +54,15 @@ class FlagResolver:
 
     # -- definitions -----------------------------------------------------------------------------
 
-    def definitions(self) -> Definitions:
+    def definitions(self, wait: bool = True) -> Definitions:
+        """The current snapshot; before the first load, wait for it at most ``flags_timeout``
+        (``wait=False``: never wait)."""
         poller = self._poller
         if poller is None:
             return EMPTY_DEFINITIONS
         snapshot = poller.snapshot
-        if not snapshot.loaded:
-            poller.ensure_started(wait=self._config.flags_timeout)
+        if not snapshot.loaded and wait:
+            poller.wait_for_first_load(self._config.flags_timeout)
             snapshot = poller.snapshot
         return snapshot
 
@@ -153,21 +72,21 @@ class FlagResolver:
         """The flag's value only: the hot path of ``feature_enabled``/``get_feature_flag``,
         which builds no result object when the flag is decided locally."""
         outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
-        if type(outcome) is Decided:
+        if isinstance(outcome, Decided):
             if send_event:
                 self._report_local(outcome, query)
             return outcome.value
-        result = self._undecided(key, query, outcome)  # type: ignore[arg-type]
+        result = self._undecided(key, query, outcome)
         if send_event:
             self._report(result, query)
         return result.value
 
     def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult:
         outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
-        if type(outcome) is Decided:
+        if isinstance(outcome, Decided):
             result = _local_result(outcome)
         else:
-            result = self._undecided(key, query, outcome)  # type: ignore[arg-type]
+            result = self._undecided(key, query, outcome)
         if send_event:
             self._report(result, query)
         return result
@@ -210,7 +129,7 @@ class FlagResolver:
         undecided: list[str] = []
         if defs.loaded:
             for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
-                if type(outcome) is Decided:
+                if isinstance(outcome, Decided):
                     results[key] = (outcome.value, outcome.payload)
                 else:
                     undecided.append(key)
@@ -242,14 +161,13 @@ class FlagResolver:
             flag_keys=keys,
             device_id=query.ctx.device_id,
         )
-        data = json.dumps(body, default=str).encode("utf-8")
         deadline = time.monotonic() + config.flags_timeout
-        result = self._transport.post_json(FLAGS_PATH, data, deadline=config.flags_timeout)
+        result = self._transport.post_json(FLAGS_PATH, body, deadline=config.flags_timeout)
         if _worth_retry(result):
             left = deadline - time.monotonic() - _RETRY_DELAY
             if left > 0.05:
                 time.sleep(_RETRY_DELAY)
-                result = self._transport.post_json(FLAGS_PATH, data, deadline=left)
+                result = self._transport.post_json(FLAGS_PATH, body, deadline=left)
         error = _error_code(result)
         if error is not None:
             self._log.warning("remote", "remote flag evaluation failed (%s)", error)
@@ -339,17 +257,20 @@ class FlagResolver:
         with self._reported_lock:
             self._reported.clear()
 
-    # -- enrichment of ordinary events -----------------------------------------------------------
+    # -- enrichment of ordinary events, and explaining every flag -------------------------------
 
-    def enrichment(self, query: Query) -> dict[str, Any]:
+    def enrichment(self, query: Query, wait: bool = True) -> dict[str, Any] | None:
         """``$feature/<key>`` and ``$active_feature_flags`` for ``send_feature_flags=True``:
-        local only when definitions are loaded (undecided flags are left out), remote otherwise."""
-        defs = self.definitions()
+        local only when definitions are loaded (undecided flags are left out); one remote call
+        otherwise, unless ``wait`` is False, when None means "not known without waiting"."""
+        defs = self.definitions(wait=wait)
         values: dict[str, FlagValue] = {}
         if defs.loaded:
             for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
-                if type(outcome) is Decided:
+                if isinstance(outcome, Decided):
                     values[key] = outcome.value
+        elif not wait:
+            return None
         else:
             remote, _error = self.fetch_remote(query, None)
             if remote is not None:
@@ -357,6 +278,34 @@ class FlagResolver:
         props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
         props["$active_feature_flags"] = sorted(k for k, v in values.items() if v is not False)
         return props
+
+    def explain(self, query: Query) -> dict[str, FlagResult]:
+        """Every flag's result and why: local first, then one remote call for the undecided
+        ones (unless only local). Sends no ``$feature_flag_called`` events."""
+        defs = self.definitions()
+        results: dict[str, FlagResult] = {}
+        undecided: dict[str, Undecided] = {}
+        for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
+            if isinstance(outcome, Decided):
+                results[key] = _local_result(outcome)
+            else:
+                undecided[key] = outcome
+                results[key] = _unresolved_result(outcome)
+        if query.only_evaluate_locally or (defs.loaded and not undecided):
+            return results
+        remote, error = self.fetch_remote(query, list(undecided) if defs.loaded else None)
+        keys = undecided if defs.loaded else (remote.flags if remote is not None else {})
+        for key in keys:
+            why = undecided.get(key)
+            record = remote.flags.get(key) if remote is not None else None
+            if record is None:
+                missing = "flag_missing" if remote is not None else error
+                results[key] = _unresolved_result(why, key, missing)
+            else:
+                results[key] = _remote_result(key, record, remote.request_id if remote else None)
+                if why is not None:
+                    results[key] = _with_unresolved(results[key], why)
+        return results
 
 
 def _local_result(outcome: Decided) -> FlagResult:
@@ -369,6 +318,25 @@ def _local_result(outcome: Decided) -> FlagResult:
         flag_id=outcome.flag_id,
         flag_version=outcome.flag_version,
     )
+
+
+def _unresolved_result(
+    why: Undecided | None, key: str = "", error: str | None = None
+) -> FlagResult:
+    if why is None:
+        return FlagResult(key, None, reason=error, error=error, unresolved="no_definitions")
+    return FlagResult(
+        why.key,
+        None,
+        reason=error or f"not evaluated locally: {why.detail}",
+        error=error,
+        unresolved=why.reason.value,
+        unresolved_detail=why.detail,
+    )
+
+
+def _with_unresolved(result: FlagResult, why: Undecided) -> FlagResult:
+    return dataclasses.replace(result, unresolved=why.reason.value, unresolved_detail=why.detail)
 
 
 def _remote_result(

@@ -1,17 +1,21 @@
-"""HTTP to a PostHog-compatible host. ``requests`` itself is imported lazily by ``_http`` on
-the first request, so ``import posthog_client`` stays cheap; together the two modules are the only
-ones that know about ``requests``.
+"""The one seam between the SDK and the network: every request to PostHog goes through a
+``Transport``, which knows the endpoints, the headers and the one JSON encoder for what is sent.
+
+``requests`` is imported by ``http`` on the first request, so ``import posthog_client`` stays
+cheap. ``FakePostHog`` plugs in here, through the session.
 """
 
 from __future__ import annotations
 
 import gzip as gziplib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ._version import VERSION
+from .._version import VERSION
+from .encoding import encode
 
 if TYPE_CHECKING:
     import requests
@@ -19,7 +23,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("posthog_client")
 
 USER_AGENT = f"posthog-client/{VERSION}"
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+
+# Every endpoint the SDK speaks, relative to the host (which may carry a path prefix).
+BATCH_PATH = "/batch/"
+FLAGS_PATH = "/flags/?v=2"
+DEFINITIONS_PATH = "/flags/definitions"
 
 
 @dataclass(frozen=True)
@@ -42,11 +50,26 @@ class HTTPResult:
         return f"HTTP {self.status}" + (f": {excerpt}" if excerpt else "")
 
 
-def new_session() -> requests.Session:
-    """A session with whole-request deadlines (the seam ``FakePostHog.intercept`` replaces)."""
-    from . import _http
+_session_factories: list[Callable[[], requests.Session]] = []
 
-    return _http.new_session()
+
+@contextmanager
+def sessions_from(factory: Callable[[], requests.Session]) -> Iterator[None]:
+    """Inside the block, transports created without a session use ``factory()`` (how
+    ``FakePostHog.intercept`` catches clients made by code a test does not control)."""
+    _session_factories.append(factory)
+    try:
+        yield
+    finally:
+        _session_factories.remove(factory)
+
+
+def new_session() -> requests.Session:
+    if _session_factories:
+        return _session_factories[-1]()
+    from . import http
+
+    return http.new_session()
 
 
 class Transport:
@@ -76,14 +99,19 @@ class Transport:
             except Exception:  # closing is best effort
                 logger.debug("posthog_client: error closing the HTTP session", exc_info=True)
 
-    def post_json(
+    def post(
         self, path: str, body: bytes, *, deadline: float, compress: bool = False
     ) -> HTTPResult:
+        """POST an already encoded JSON body (gzipped here when ``compress``)."""
         headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
         if compress:
             body = gziplib.compress(body, compresslevel=6, mtime=0)
             headers["Content-Encoding"] = "gzip"
         return self._request("POST", path, headers, body, None, deadline)
+
+    def post_json(self, path: str, payload: object, *, deadline: float) -> HTTPResult:
+        """POST ``payload`` encoded as strict JSON (what a strict parser accepts, never NaN)."""
+        return self.post(path, encode(payload), deadline=deadline)
 
     def get(
         self,
@@ -105,6 +133,9 @@ class Transport:
         params: Mapping[str, str] | None,
         deadline: float,
     ) -> HTTPResult:
-        from . import _http
+        from . import http
 
-        return _http.send(self.session, method, self.host + path, headers, body, params, deadline)
+        status, content, answer_headers, error = http.send(
+            self.session, method, self.host + path, headers, body, params, deadline
+        )
+        return HTTPResult(status, content, answer_headers, error)

@@ -7,7 +7,7 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from . import _internal
+from . import internal as _internal
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -19,17 +19,36 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-from . import _internal, _lifecycle
-from ._batching import Batch, batch_body, decode_events, encode_within, finalize
-from ._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
-from ._errors import APIError, redact
-from ._messages import Pending
-from ._ratelog import RateLimitedLog
-from ._retry import is_retryable, parse_retry_after, retry_delay
-from ._transport import Transport
-from ._types import DROP_REASONS, Stats
+from .._config import MAX_BATCH_BYTES, MAX_EVENT_BYTES, Config
+from .._events.messages import Pending
+from .._runtime import internal as _internal
+from .._runtime import lifecycle as _lifecycle
+from .._runtime.logs import RateLimitedLog
+from .._types import Stats
+from .encoding import Deferred, batch_body, encode_within, finalize
+from .ledger import Ledger
+from .retry import is_retryable, parse_retry_after, retry_delay
+from .transport import BATCH_PATH, Transport
 
 logger = logging.getLogger("posthog_client")
+
+
+class Batch:
+    """Encoded events sent together, with their retry state. A batch answered 413 is split:
+    it is finished when both halves are."""
+
+    __slots__ = ("events", "size", "attempts", "not_before", "done", "children")
+
+    def __init__(self, events: list[bytes], size: int) -> None:
+        self.events = events
+        self.size = size
+        self.attempts = 0
+        self.not_before = 0.0
+        self.done = False
+        self.children: tuple[Batch, ...] = ()
+
+    def finished(self) -> bool:
+        return self.done and all(child.finished() for child in self.children)
 
 
 class _Flush:
@@ -51,32 +70,20 @@ class Consumer:
         self._config = config
         self._transport = transport
         self._static = dict(static)
-        self._secrets = (config.api_key, config.personal_api_key)
         self._rng = random.Random()
+        self.ledger = Ledger(config)
         self._init_state()
         _lifecycle.on_fork(self)
 
     def _init_state(self) -> None:
-        self._lock = threading.Lock()  # guards the caller-side counters and the overflow flag
+        self._lock = threading.Lock()  # guards starting the thread
         self._sync_lock = threading.RLock()  # one inline drain at a time (sync mode, fallback)
         self._queue: deque[Any] = deque()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._inline = self._config.sync_mode
         self._log = RateLimitedLog()
-        # Counted on callers' threads, under the lock.
-        self._accepted = 0
-        self._caller_drops = {"queue_full": 0, "before_send": 0}
-        self._queued = 0  # events that entered the queue; minus _finished, the bound applies
-        self._overflow_drops = 0
-        self._overflowing = False
-        # Counted on the consumer (or the inline drain) only.
-        self._sent = 0
-        self._finished = 0  # queued events since sent or dropped
-        self._retried = 0
-        self._requests = 0
-        self._dropped = dict.fromkeys(DROP_REASONS, 0)
-        self._last_error: str | None = None
+        self.ledger.reset()
         # Batch state, owned by the consumer.
         self._ready: deque[Batch] = deque()
         self._retrying: list[Batch] = []
@@ -97,32 +104,11 @@ class Consumer:
 
     # -- caller side -------------------------------------------------------------------------
 
-    def count_before_send_drop(self) -> None:
-        with self._lock:
-            self._accepted += 1
-            self._caller_drops["before_send"] += 1
-
-    def put(self, message: dict[str, Any] | Pending) -> bool:
+    def put(self, message: dict[str, Any] | Pending | Deferred) -> bool:
         """Queue one event; False (counted, warned once per overflow episode) when full."""
-        with self._lock:
-            self._accepted += 1
-            if self._queued - self._finished < self._config.max_queue_size:
-                self._queued += 1
-                self._queue.append(message)
-                full = first = False
-            else:
-                self._caller_drops["queue_full"] += 1
-                self._overflow_drops += 1
-                full, first = True, not self._overflowing
-                self._overflowing = True
-        if full:
-            if first:
-                logger.warning(
-                    "posthog_client: event queue is full (%d events); dropping new events and "
-                    "counting them in stats() until it drains",
-                    self._config.max_queue_size,
-                )
+        if not self.ledger.admit():
             return False
+        self._queue.append(message)
         if self._inline:
             self._drain_inline(self._config.timeout * (self._config.max_retries + 1) + 60)
         elif self._thread is None:
@@ -148,23 +134,10 @@ class Consumer:
             self._thread = thread
 
     def stats(self) -> Stats:
-        with self._lock:
-            accepted = self._accepted
-            dropped = dict(self._dropped)
-            dropped.update(self._caller_drops)
-        pending = accepted - self._sent - sum(dropped.values())
-        return Stats(
-            accepted=accepted,
-            sent=self._sent,
-            retried=self._retried,
-            pending=max(pending, 0),
-            requests=self._requests,
-            dropped=dropped,
-            last_error=self._last_error,
-        )
+        return self.ledger.stats()
 
     def pending(self) -> int:
-        return self.stats().pending
+        return self.ledger.pending()
 
     def flush(self, timeout: float) -> bool:
         """Wait until everything queued before this call was delivered or given up on."""
@@ -278,16 +251,20 @@ class Consumer:
             self._add(item)
             if not pulled % 16:
                 time.sleep(0)  # let callers' threads have the GIL: capture() must not wait on us
-        if self._overflowing and self._queued - self._finished < config.max_queue_size // 2:
-            with self._lock:
-                self._overflowing, dropped, self._overflow_drops = False, self._overflow_drops, 0
-            logger.warning("posthog_client: event queue drained; %d event(s) were dropped", dropped)
+        self.ledger.drained()
 
-    def _add(self, item: dict[str, Any] | Pending) -> None:
-        message = finalize(item, self._static)
+    def _add(self, item: dict[str, Any] | Pending | Deferred) -> None:
+        if isinstance(item, Deferred):
+            completed = item.complete()
+            if completed is None:
+                self.ledger.discard("before_send")
+                return
+            message = finalize(completed, self._static)
+        else:
+            message = finalize(item, self._static)
         data, trimmed = encode_within(message, MAX_EVENT_BYTES)
         if data is None:
-            self._drop_events(1, "oversize", "encoded size over 900 KiB", None, [message])
+            self.ledger.drop([message], "oversize", "encoded size over 900 KiB")
             return
         if trimmed:
             self._log.warning(
@@ -338,22 +315,20 @@ class Consumer:
         config = self._config
         batch.attempts += 1
         body = batch_body(config.api_key, batch.events, time.time(), config.historical_migration)
-        result = self._transport.post_json(
-            "/batch/", body, deadline=config.timeout, compress=config.gzip
+        result = self._transport.post(
+            BATCH_PATH, body, deadline=config.timeout, compress=config.gzip
         )
-        self._requests += 1
+        self.ledger.request()
         count = len(batch.events)
         if result.ok:
             self._cool_until = 0.0
-            self._sent += count
-            self._finished += count
+            self.ledger.sent(count)
             batch.done = True
             return
-        self._last_error = redact(result.describe(), self._secrets)
         if result.status == 413:
             batch.done = True
             if count == 1:
-                self._drop_events(1, "oversize", result.describe(), 413, batch.events)
+                self.ledger.drop(batch.events, "oversize", result.describe(), 413)
                 return
             half = count // 2
             parts = (batch.events[:half], batch.events[half:])
@@ -370,40 +345,15 @@ class Consumer:
                 self._rng.random(),
             )
             batch.not_before = self._cool_until = time.monotonic() + delay
-            self._retried += count
+            self.ledger.retrying(count, result.describe())
             self._retrying.append(batch)
             logger.debug(
-                "posthog_client: batch failed (%s); retry in %.2f s", self._last_error, delay
+                "posthog_client: batch failed (%s); retry in %.2f s", self.ledger.last_error, delay
             )
             return
         batch.done = True
         reason = "retries_exhausted" if is_retryable(result.status) else "rejected_4xx"
-        self._drop_events(count, reason, result.describe(), result.status, batch.events)
-
-    def _drop_events(
-        self,
-        count: int,
-        reason: str,
-        detail: str,
-        status: int | None,
-        events: list[Any],
-        log: bool = True,
-    ) -> None:
-        with self._lock:
-            self._dropped[reason] += count
-            self._finished += count
-        detail = redact(detail, self._secrets)
-        self._last_error = f"{reason}: {detail}"
-        if log:
-            self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
-        callback = self._config.on_error
-        if callback is None:
-            return
-        try:
-            decoded = decode_events(events)
-            callback(APIError(status, f"{reason}: {detail}"), decoded)
-        except Exception:  # a user callback must never break delivery
-            logger.exception("posthog_client: on_error callback raised")
+        self.ledger.drop(batch.events, reason, result.describe(), result.status)
 
     def _settle_flushes(self) -> None:
         if not self._flushes:
@@ -429,8 +379,7 @@ class Consumer:
                 batch.done = True
             detail = "not delivered before the shutdown deadline"
             # shutdown() already logged how many were left: no second line here.
-            count = len(events) + len(queued)
-            self._drop_events(count, "shutdown_deadline", detail, None, events + queued, log=False)
+            self.ledger.drop(events + queued, "shutdown_deadline", detail, log=False)
         for marker in self._flushes:
             marker.event.set()
         self._flushes = []

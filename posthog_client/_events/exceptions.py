@@ -30,7 +30,7 @@ MAX_LINE = 200  # characters per source line
 MAX_VALUE = 8192  # characters of an exception's message
 
 _GROUP_TYPE: type | None = getattr(builtins, "BaseExceptionGroup", None)  # Python 3.11+
-_PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def exception_properties(exc: BaseException, *, handled: bool, mechanism: str) -> dict[str, Any]:

@@ -3,7 +3,8 @@
 Pure: no I/O, no clock, no threads. `parse_definitions` decodes at the boundary so the evaluator
 never has to guess about types: every part it cannot use becomes an explicit "unsupported"
 value on that flag, condition or filter (evaluated as "cannot decide locally"), and the rest of
-the payload is kept. Operands are compiled here (see `_operators`), not per evaluation.
+the payload is kept. Operands are compiled here (see `operators`), not per evaluation; the
+frozen result is in `model`, property filters are parsed by `parse_filters`.
 
 The one exception raised is `DefinitionsError`, when the top level is unusable (not an object,
 or no `flags` list); the poller catches it and keeps its previous snapshot.
@@ -14,137 +15,24 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from posthog_client._filters import (
-    MAX_DEPTH,
-    CohortFilter,
-    Filter,
-    FilterParser,
-    FixedFilter,
-    FlagDependency,
+from .model import (
+    Condition,
+    Definitions,
+    FlagDefinition,
     GroupEntry,
-    PropertyFilter,
-    PropertyGroup,
-    as_id,
-    as_int,
-    unsupported,
+    Holdout,
+    Variant,
 )
-from posthog_client._unresolved import Unknown, brief
-
-# The filter model lives in `_filters`; it is re-exported so `_definitions` is the one import.
-__all__ = [
-    "EMPTY_DEFINITIONS",
-    "MAX_DEPTH",
-    "CohortFilter",
-    "Condition",
-    "Definitions",
-    "DefinitionsError",
-    "Filter",
-    "FixedFilter",
-    "FlagDefinition",
-    "FlagDependency",
-    "GroupEntry",
-    "Holdout",
-    "PropertyFilter",
-    "PropertyGroup",
-    "Variant",
-    "parse_definitions",
-]
+from .parse_filters import FilterParser, as_id, as_int, unsupported
+from .unresolved import Unknown, brief
 
 _MAX_PROBLEMS = 100
 
 
 class DefinitionsError(ValueError):
     """The definitions payload is unusable as a whole (keep the previous snapshot)."""
-
-
-# --- the parsed model ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Condition:
-    """One release condition (`filters.groups[i]`): all properties AND rollout."""
-
-    index: int
-    properties: tuple[Filter, ...]
-    rollout_percentage: float | None  # None: everyone whose properties match
-    variant: str | None  # as sent
-    variant_override: str | None  # `variant` only when it names an existing variant
-    aggregation_group_type_index: int | None
-    unsupported: Unknown | None = None
-    match_reason: str = ""
-    # Hash bound, precomputed: None when everyone is in (no rollout, or 100% and more, since the
-    # hash never exceeds 1.0), else rollout/100. In rollout when hash <= threshold (PostHog's `>`
-    # test for "out" is strict).
-    threshold: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Variant:
-    key: str
-    rollout_percentage: float
-    lower: float  # cumulative bucket [lower, upper) of the "variant" hash
-    upper: float
-
-
-@dataclass(frozen=True, slots=True)
-class Holdout:
-    id: str
-    exclusion_percentage: float
-    variant: str  # "holdout-<id>"
-
-
-@dataclass(frozen=True, slots=True)
-class FlagDefinition:
-    key: str
-    id: int | None = None
-    version: int | None = None
-    active: bool = False
-    ensure_experience_continuity: bool = False
-    has_experiment: bool = False
-    aggregation_group_type_index: int | None = None
-    bucketing_identifier: str = "distinct_id"  # or "device_id"
-    early_exit: bool = False
-    conditions: tuple[Condition, ...] = ()
-    variants: tuple[Variant, ...] = ()
-    payloads: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    holdout: Holdout | None = None
-    feature_enrollment: bool = False
-    super_condition: Condition | None = None
-    unsupported: Unknown | None = None  # set when the flag as a whole cannot be used
-
-    def payload_for(self, value: bool | str) -> str | None:
-        """The raw JSON payload for a value: "true"/"false" for booleans, else the variant
-        (case-sensitive lookup, as posthog-python since 3.14.2)."""
-        if value is True:
-            return self.payloads.get("true")
-        if value is False:
-            return self.payloads.get("false")
-        return self.payloads.get(value)
-
-
-@dataclass(frozen=True, slots=True)
-class Definitions:
-    """An immutable snapshot; the poller swaps whole snapshots, never mutates one."""
-
-    flags: Mapping[str, FlagDefinition]
-    group_type_mapping: Mapping[int, str]
-    cohorts: Mapping[str, GroupEntry]
-    property_matching_version: int = 1
-    etag: str | None = None
-    minimal_flag_called_events: bool = False
-    loaded: bool = True  # False only for EMPTY_DEFINITIONS: nothing was ever loaded
-    problems: tuple[str, ...] = ()  # what was dropped or marked unsupported, for logging
-
-
-EMPTY_DEFINITIONS = Definitions(
-    flags=MappingProxyType({}),
-    group_type_mapping=MappingProxyType({}),
-    cohorts=MappingProxyType({}),
-    loaded=False,
-)
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -176,7 +64,7 @@ class _Parser(FilterParser):
         reason = f"condition {index + 1} matched"
         if not isinstance(raw, dict):
             bad = unsupported(f"condition {index + 1} is not an object")
-            return Condition(index, (), None, None, None, None, bad, reason)
+            return Condition(index, (), None, None, bad, reason)
         problem: Unknown | None = None
         props = raw.get("properties")
         if props is None:
@@ -196,8 +84,6 @@ class _Parser(FilterParser):
         return Condition(
             index=index,
             properties=tuple(self.filter(p) for p in props),
-            rollout_percentage=rollout,
-            variant=variant,
             variant_override=variant if variant in variant_keys else None,
             aggregation_group_type_index=as_int(aggregation),
             unsupported=problem,
@@ -281,7 +167,7 @@ class _Parser(FilterParser):
                 problems.append(f"malformed variant {brief(item)}")
                 return ()
             upper = lower + pct / 100  # same accumulation order as PostHog: same float bounds
-            variants.append(Variant(vkey, pct, lower, upper))
+            variants.append(Variant(vkey, lower, upper))
             lower = upper
         return tuple(variants)
 
@@ -366,7 +252,6 @@ def parse_definitions(raw: object, etag: str | None = None) -> Definitions:
         flags=MappingProxyType(flags),
         group_type_mapping=MappingProxyType(group_types),
         cohorts=MappingProxyType(cohorts),
-        property_matching_version=parser.matching_version,
         etag=etag,
         minimal_flag_called_events=raw.get("minimal_flag_called_events") is True,
         problems=tuple(parser.problems),

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
-import datetime as dt
 import json
 import logging
 import math
@@ -19,18 +17,12 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
-from ._client import Client
-from ._config import DEFAULT_HOST
-from ._errors import ConfigError
-from ._evaluation import Decided, evaluate_flags
-from ._flags import make_query
-from ._messages import InvalidCall
-from ._remote import decode_payload
+from .._config import DEFAULT_HOST
+from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Settings, UsageError, make_client
 
 if TYPE_CHECKING:
     import requests
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 ENV_HELP = """\
 environment:
   POSTHOG_API_KEY           project API key (phc_...), required
@@ -38,10 +30,6 @@ environment:
   POSTHOG_PERSONAL_API_KEY  personal API key (phx_...): local flag evaluation
 
 exit status: 0 success, 1 failure, 2 usage error"""
-
-
-class UsageError(Exception):
-    """A problem with how the command was called or configured (exit status 2)."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -59,26 +47,6 @@ class _Parser(argparse.ArgumentParser):
         if message:
             self.err.write(message)
         raise SystemExit(status)
-
-
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    """Everything a command needs besides its own arguments."""
-
-    api_key: str
-    personal_api_key: str
-    host: str
-    timeout: float
-    json: bool
-    out: IO[str]
-    err: IO[str]
-    session: requests.Session | None
-
-    def emit(self, text: str) -> None:
-        self.out.write(text + "\n")
-
-    def dump(self, data: object) -> None:
-        self.out.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _pair(text: str) -> tuple[str, Any]:
@@ -218,6 +186,8 @@ def main(
             if args.command == "capture":
                 return capture(settings, args.distinct_id, args.event, dict(args.prop))
             if args.command == "flags":
+                from .flags import flags
+
                 return flags(
                     settings,
                     args.distinct_id,
@@ -225,7 +195,7 @@ def main(
                     dict(args.group),
                     args.local_only,
                 )
-            from ._cli_doctor import doctor
+            from .doctor import doctor
 
             return doctor(settings)
         except UsageError as exc:
@@ -249,31 +219,11 @@ def _sdk_log(err: IO[str], verbose: bool) -> Iterator[None]:
         logger.setLevel(level)
 
 
-def _client(settings: Settings, **options: Any) -> Client:
-    if not settings.api_key:
-        raise UsageError("POSTHOG_API_KEY is not set (your project API key, phc_...)")
-    try:
-        return Client(
-            settings.api_key,
-            host=settings.host,
-            session=settings.session,
-            timeout=settings.timeout,
-            flags_timeout=settings.timeout,
-            max_retries=1,
-            retry_base_delay=0.5,
-            retry_max_delay=1.0,
-            exit_timeout=1.0,
-            **options,
-        )
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
-
-
 # -- capture ---------------------------------------------------------------------------------
 
 
 def capture(settings: Settings, distinct_id: str, event: str, props: dict[str, Any]) -> int:
-    client = _client(settings)
+    client = make_client(settings)
     try:
         uid = client.capture(distinct_id, event, props)
         if uid is not None:
@@ -297,118 +247,3 @@ def capture(settings: Settings, distinct_id: str, event: str, props: dict[str, A
         if uid is not None:
             settings.emit(f"  uuid: {uid}")
     return EXIT_OK if delivered else EXIT_FAILURE
-
-
-# -- flags -------------------------------------------------------------------------------------
-
-
-@dataclasses.dataclass
-class FlagRow:
-    key: str
-    value: Any = None
-    payload: Any = None
-    evaluated: str | None = None  # "locally", "remotely", or None: no value
-    reason: str | None = None
-    unresolved: str | None = None  # why local evaluation could not decide
-    unresolved_detail: str | None = None
-
-
-def flags(
-    settings: Settings,
-    distinct_id: str,
-    person_properties: dict[str, Any],
-    groups: dict[str, Any],
-    local_only: bool,
-) -> int:
-    if local_only and not settings.personal_api_key:
-        raise UsageError("--local-only needs POSTHOG_PERSONAL_API_KEY (a personal API key)")
-    try:
-        options = {"groups": groups, "person_properties": person_properties}
-        query = make_query(distinct_id, {**options, "only_evaluate_locally": local_only})
-    except InvalidCall as exc:
-        raise UsageError(str(exc)) from None
-    client = _client(
-        settings, personal_api_key=settings.personal_api_key or None, poll_interval=3600.0
-    )
-    try:
-        resolver = client._flags
-        defs = resolver.definitions()  # waits for the first load at most --timeout
-        rows: dict[str, FlagRow] = {}
-        now = dt.datetime.now(dt.timezone.utc)
-        for key, outcome in evaluate_flags(defs, query.context(), now).items():
-            if isinstance(outcome, Decided):
-                payload = decode_payload(outcome.payload)
-                rows[key] = FlagRow(key, outcome.value, payload, "locally", outcome.reason)
-            else:
-                rows[key] = FlagRow(
-                    key, unresolved=outcome.reason.value, unresolved_detail=outcome.detail
-                )
-        undecided = [key for key, row in rows.items() if row.evaluated is None]
-        error = None
-        if not local_only and (undecided or not defs.loaded):
-            remote, error = resolver.fetch_remote(query, undecided if defs.loaded else None)
-            for key, record in (remote.flags if remote else {}).items():
-                if defs.loaded and key not in undecided:
-                    continue
-                row = rows.setdefault(key, FlagRow(key, unresolved="no_definitions"))
-                row.value, row.evaluated, row.reason = record.value, "remotely", record.reason
-                row.payload = decode_payload(record.payload)
-    finally:
-        client.shutdown(timeout=1.0)
-    loaded = defs.loaded
-    if settings.json:
-        settings.dump(
-            {
-                "distinct_id": distinct_id,
-                "definitions_loaded": loaded,
-                "remote_error": error,
-                "flags": [dataclasses.asdict(row) for row in rows.values()],
-            }
-        )
-    else:
-        _print_flags(settings, list(rows.values()), loaded, error)
-    return EXIT_FAILURE if error else EXIT_OK
-
-
-def _print_flags(settings: Settings, rows: list[FlagRow], loaded: bool, error: str | None) -> None:
-    if settings.personal_api_key and not loaded:
-        settings.emit(
-            "Flag definitions could not be loaded, so every flag was asked of the server "
-            "(run `python -m posthog_client doctor` to see why)."
-        )
-    elif not settings.personal_api_key:
-        settings.emit(
-            "No POSTHOG_PERSONAL_API_KEY: every flag is evaluated by the server. "
-            "Set one to evaluate flags locally."
-        )
-    if error:
-        settings.emit(f"The server could not evaluate flags: {error}.")
-    if not rows:
-        settings.emit("No feature flags.")
-        return
-    table = [("FLAG", "VALUE", "PAYLOAD", "EVALUATED", "REASON")]
-    for row in rows:
-        shown = "-" if row.value is None else json.dumps(row.value)
-        payload = "-" if row.payload is None else _clip(json.dumps(row.payload, default=str), 30)
-        reason = row.reason or ("not evaluated" if row.evaluated is None else "-")
-        table.append((row.key, shown, payload, row.evaluated or "-", reason))
-    settings.emit(render_table(table))
-    pending = [row for row in rows if row.unresolved and row.unresolved != "no_definitions"]
-    if pending:
-        settings.emit("")
-        settings.emit("Not decided locally:")
-        for row in pending:
-            settings.emit(f"  {row.key}: {row.unresolved} - {row.unresolved_detail}")
-
-
-def render_table(rows: Sequence[Sequence[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    ]
-    return "\n".join(lines)
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""``python -m posthog_client``: capture, flags, doctor."""

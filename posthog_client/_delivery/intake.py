@@ -1,0 +1,141 @@
+"""The callers' side of the pipeline: give each event its time and uuid, run the ``before_send``
+hooks, and admit it to the bounded queue. It runs on the caller's thread, so it does the least it
+can: encoding, gzip and I/O happen on the consumer thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._config import Config
+from .._events import context as _context
+from .._events import messages
+from .consumer import Consumer
+from .encoding import Deferred, FinalEvent, finalize
+
+logger = logging.getLogger("posthog_client")
+
+
+class Intake:
+    def __init__(self, config: Config, consumer: Consumer, static: Mapping[str, Any]) -> None:
+        self._consumer = consumer
+        self._static = static
+        self._hooks = config.before_send
+        self.closed = False
+
+    def emit_flag_called(
+        self,
+        distinct_id: str,
+        properties: dict[str, Any],
+        groups: Mapping[str, str] | None,
+        minimal: bool,
+    ) -> None:
+        """Queue a ``$feature_flag_called`` event (the flag resolver's one way to the pipeline).
+        A minimal event (the server's gate) carries the context's session but not its tags."""
+        context = _context.current()
+        if minimal:
+            extra = {} if context.session_id is None else {"$session_id": context.session_id}
+        else:
+            extra = _context.context_properties(context)
+        props = {**extra, **properties}
+        stamp, uid, value = self.stamp(None, None, compact=True)
+        name = "$feature_flag_called"
+        self.submit(
+            name, uid, lambda: messages.capture(distinct_id, name, props, groups, stamp, value)
+        )
+
+    def stamp(self, timestamp: Any, uuid: Any, compact: bool = False) -> tuple[Any, str, int | str]:
+        """The event's timestamp, and its uuid as text (returned to the caller) and as it is
+        queued (an int when generated here). ``compact``: leave the timestamp None when the
+        generated uuid carries it (queued events are smaller)."""
+        now = time.time()
+        stamp: str | float | None = now
+        if timestamp is not None:
+            text = messages.to_utc_text(timestamp)
+            if text is None:
+                logger.warning(
+                    "posthog_client: timestamp %r could not be read; using the current time",
+                    timestamp,
+                )
+            else:
+                stamp = text
+        if uuid is not None:
+            uid = messages.check_uuid(uuid)
+            if uid is not None:
+                return stamp, uid, uid
+            logger.warning("posthog_client: uuid %r is not a UUID; generating one", uuid)
+        value = messages.uuid7_int(now, random.getrandbits(62))
+        if compact and stamp == now:
+            stamp = None
+        return stamp, messages.uuid_text(value), value
+
+    def submit(
+        self,
+        method: str,
+        uid: str,
+        build: Callable[[], dict[str, Any] | messages.Pending],
+        enrich: Callable[[], dict[str, Any] | None] | None = None,
+    ) -> str | None:
+        if self.closed:
+            logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
+            return None
+        try:
+            message: Any = build()
+        except messages.InvalidCall as exc:
+            logger.warning("posthog_client: %s() ignored: %s", method, exc)
+            return None
+        if enrich is not None:
+            message = self._deferred(message, enrich)
+        elif self._hooks:
+            message = self._run_hooks(message)
+            if message is None:
+                self._consumer.ledger.refuse("before_send")
+                return None
+        return uid if self._consumer.put(message) else None
+
+    def _run_hooks(self, message: Any) -> FinalEvent | None:
+        event: Any = finalize(message, self._static)
+        for hook in self._hooks:
+            try:
+                event = hook(event)
+            except Exception:
+                logger.exception("posthog_client: before_send hook raised; the event is dropped")
+                return None
+            if event is None:
+                logger.debug("posthog_client: before_send dropped an event")
+                return None
+            if not _well_formed(event):
+                logger.warning(
+                    "posthog_client: before_send returned %r, not an event; the event is dropped",
+                    type(event).__name__,
+                )
+                return None
+        return FinalEvent(event)
+
+    def _deferred(
+        self, message: dict[str, Any] | messages.Pending, enrich: Callable[[], Any]
+    ) -> Deferred:
+        """An event whose flag properties are asked on the background thread (at most one
+        bounded ``/flags`` call), its ``before_send`` hooks run after that."""
+
+        def complete() -> dict[str, Any] | None:
+            event = finalize(message, self._static)
+            flags = enrich() or {}
+            event["properties"] = {**flags, **event["properties"]}
+            return self._run_hooks(event) if self._hooks else event
+
+        return Deferred(complete)
+
+
+def _well_formed(event: object) -> bool:
+    return (
+        isinstance(event, dict)
+        and isinstance(event.get("event"), str)
+        and isinstance(event.get("distinct_id"), str)
+        and isinstance(event.get("uuid"), str)
+        and isinstance(event.get("properties", {}), dict)
+    )

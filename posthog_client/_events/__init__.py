@@ -1,0 +1,1 @@
+"""Pure: what an event is. Request context, message building, value sanitising, ``$exception``."""

@@ -1,0 +1,90 @@
+"""One flag call's inputs, validated once into a ``Query`` (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, TypedDict
+
+from .._events.messages import InvalidCall, check_distinct_id
+from .model import EvalContext
+
+
+class FlagOptions(TypedDict, total=False):
+    """Keyword options every flag method takes."""
+
+    groups: Mapping[str, str | int] | None
+    person_properties: Mapping[str, Any] | None
+    group_properties: Mapping[str, Mapping[str, Any]] | None
+    only_evaluate_locally: bool
+    send_feature_flag_events: bool
+    device_id: str | None
+    disable_geoip: bool | None
+
+
+_OPTION_NAMES = frozenset(FlagOptions.__annotations__)
+
+
+class Query:
+    """One flag call's inputs, validated once; ``ctx`` is what the evaluator reads."""
+
+    __slots__ = ("ctx", "only_evaluate_locally", "disable_geoip")
+
+    def __init__(self, ctx: EvalContext, only_local: bool, disable_geoip: bool | None) -> None:
+        self.ctx = ctx
+        self.only_evaluate_locally = only_local
+        self.disable_geoip = disable_geoip
+
+    @property
+    def distinct_id(self) -> str:
+        return self.ctx.distinct_id
+
+    @property
+    def groups(self) -> Mapping[str, str]:
+        return self.ctx.groups
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+_STR = frozenset({str})
+_DICT = frozenset({dict})
+
+
+def _mapping(value: object, what: str) -> Mapping[str, Any]:
+    if value is None:
+        return _EMPTY
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise InvalidCall(f"{what} must be a dict")
+
+
+def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
+    """Validate a flag call's arguments; raises ``InvalidCall`` naming the bad one.
+
+    Runs on every flag check, so the common case (plain dicts of strings) copies nothing.
+    """
+    did = check_distinct_id(distinct_id)
+    if not options:
+        return Query(EvalContext(did), False, None)
+    if not _OPTION_NAMES.issuperset(options):
+        unknown = sorted(set(options) - _OPTION_NAMES)
+        raise InvalidCall(f"unknown option(s) {', '.join(unknown)}")
+    groups = _mapping(options.get("groups"), "groups (group type to group key)")
+    if groups and not (
+        _STR.issuperset(map(type, groups)) and _STR.issuperset(map(type, groups.values()))
+    ):
+        groups = {str(k): str(v) for k, v in groups.items()}
+    person = _mapping(options.get("person_properties"), "person_properties")
+    group_props = _mapping(options.get("group_properties"), "group_properties")
+    if group_props and not (
+        _DICT.issuperset(map(type, group_props.values()))
+        or all(isinstance(v, Mapping) for v in group_props.values())
+    ):
+        raise InvalidCall("group_properties must be a dict of group type to a dict")
+    device_id = options.get("device_id")
+    if device_id is not None and not isinstance(device_id, str):
+        raise InvalidCall("device_id must be a string")
+    geoip = options.get("disable_geoip")
+    if geoip is not None and not isinstance(geoip, bool):
+        raise InvalidCall("disable_geoip must be True, False or None")
+    ctx = EvalContext(did, person, groups, group_props, device_id)
+    return Query(ctx, bool(options.get("only_evaluate_locally", False)), geoip)

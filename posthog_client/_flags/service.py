@@ -1,0 +1,163 @@
+"""The flag side of a ``Client`` (composed into it, not inherited): validates each flag call and
+owns the resolver and the definitions poller.
+
+With a personal key the poller starts with the client, so no request path ever starts it. The
+resolver, the evaluator and their imports are set up on the first flag call otherwise, so an app
+that only captures events never pays for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._config import Config
+from .._events import context as _context
+from .._events.messages import InvalidCall
+from .._types import FlagResult, FlagValue
+
+if TYPE_CHECKING:
+    from .._delivery.transport import Transport
+    from .poller import DefinitionsPoller
+    from .query import Query
+    from .resolver import Emit, FlagResolver
+
+logger = logging.getLogger("posthog_client")
+
+# Setting the flag machinery up is rare (once per client) but must happen once.
+_setup_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _setup_lock
+    _setup_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_after_fork)
+
+
+class FlagService:
+    def __init__(self, config: Config, transport: Transport, emit: Emit) -> None:
+        self._config = config
+        self._transport = transport
+        self._emit = emit
+        self._resolver: FlagResolver | None = None
+        self._make_query: Callable[[object, Mapping[str, Any]], Query] | None = None
+        self.poller: DefinitionsPoller | None = None
+        if config.personal_api_key and not config.disabled:
+            self._setup()
+            assert self.poller is not None
+            self.poller.start()
+
+    @property
+    def resolver(self) -> FlagResolver:
+        resolver = self._resolver
+        return resolver if resolver is not None else self._setup()
+
+    def _setup(self) -> FlagResolver:
+        with _setup_lock:
+            if self._resolver is not None:
+                return self._resolver
+            from .poller import DefinitionsPoller
+            from .query import make_query
+            from .resolver import FlagResolver
+
+            config = self._config
+            if config.personal_api_key and not config.disabled:
+                self.poller = DefinitionsPoller(config, self._transport)
+            self._make_query = make_query
+            self._resolver = FlagResolver(config, self._transport, self.poller, self._emit)
+            return self._resolver
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+        if self._resolver is not None:
+            self._resolver.forget_reported()
+
+    def query(
+        self, key: str | None, distinct_id: object, options: Mapping[str, Any]
+    ) -> Query | None:
+        """Validate a flag call (``key`` None: all flags); None (logged) when it is bad."""
+        if self._config.disabled:
+            return None
+        if key is not None and (type(key) is not str or not key):
+            logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
+            return None
+        if distinct_id is None:
+            distinct_id = _context.current().distinct_id
+        make_query = self._make_query
+        if make_query is None:
+            self._setup()
+            make_query = self._make_query
+            assert make_query is not None
+        try:
+            return make_query(distinct_id, options)
+        except InvalidCall as exc:
+            logger.warning("posthog_client: flag call ignored: %s", exc)
+            return None
+
+    # -- what the Client's flag methods return ------------------------------------------------
+
+    def value(self, key: str, distinct_id: object, options: Mapping[str, Any]) -> Any:
+        query = self.query(key, distinct_id, options)
+        if query is None:
+            return None
+        return self.resolver.value(key, query, options.get("send_feature_flag_events", True))
+
+    def result(
+        self, key: str, distinct_id: object, options: Mapping[str, Any]
+    ) -> FlagResult | None:
+        query = self.query(key, distinct_id, options)
+        if query is None:
+            return None
+        return self.resolver.resolve(key, query, options.get("send_feature_flag_events", True))
+
+    def payload(
+        self,
+        key: str,
+        distinct_id: object,
+        match_value: FlagValue | None,
+        options: Mapping[str, Any],
+    ) -> Any:
+        query = self.query(key, distinct_id, options)
+        if query is None:
+            return None
+        if match_value is not None:
+            flag = self.resolver.definitions().flags.get(key)
+            if flag is not None:
+                from .remote import decode_payload
+
+                return decode_payload(flag.payload_for(match_value))
+        send = options.get("send_feature_flag_events", True)
+        result = self.resolver.resolve(key, query, send)
+        if match_value is not None and result.value != match_value:
+            return None
+        return result.payload
+
+    def all(
+        self, distinct_id: object, options: Mapping[str, Any]
+    ) -> dict[str, tuple[FlagValue, str | None]]:
+        query = self.query(None, distinct_id, options)
+        return {} if query is None else self.resolver.resolve_all(query)
+
+    def explain(self, distinct_id: object, options: Mapping[str, Any]) -> dict[str, FlagResult]:
+        query = self.query(None, distinct_id, options)
+        return {} if query is None else self.resolver.explain(query)
+
+    def enrichment(self, distinct_id: object, groups: object, wait: bool) -> dict[str, Any] | None:
+        """Flag properties for ``capture(send_feature_flags=True)``; None: bad call, or not known
+        without waiting (``wait`` False) for definitions or a remote answer."""
+        query = self.query(None, distinct_id, {"groups": groups})
+        return None if query is None else self.resolver.enrichment(query, wait)
+
+    def load(self) -> bool:
+        self.resolver  # noqa: B018 - sets the poller up
+        if self.poller is None:
+            logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
+            return False
+        return self.poller.load_now()
