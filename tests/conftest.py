@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from posthog_client import _internal
+from posthog_client._runtime import internal as _internal
 from posthog_client.testing import FakePostHog
 
 
