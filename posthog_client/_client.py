@@ -7,12 +7,13 @@ poller) -> pure evaluation, and the transport only when local evaluation cannot 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import sys
 import uuid as uuidlib
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._config import Config, call_timeout, check_session, make_config
@@ -21,19 +22,18 @@ from ._delivery.intake import Intake
 from ._delivery.transport import Transport
 from ._events import context as _context
 from ._events import messages
+from ._flags import api as _flag_api
 from ._flags.service import FlagService
 from ._runtime import lifecycle as _lifecycle
 from ._runtime.guard import guard
 from ._runtime.logs import enable_debug_logging
-from ._types import FlagResult, FlagValue, Stats
+from ._types import Stats
 from ._version import VERSION
 
 if TYPE_CHECKING:
     import requests
-    from typing_extensions import Unpack
 
     from ._config import BeforeSend, OnError
-    from ._flags.query import FlagOptions
 
 logger = logging.getLogger("posthog_client")
 
@@ -83,14 +83,18 @@ class Client:
         if not config.api_key and not disabled:
             logger.warning("posthog_client: no api_key given; this client sends nothing")
         self._static = messages.static_properties(VERSION, config.disable_geoip)
+        # The parts get the options without the user's callbacks: a callback that refers to its
+        # client must not keep a dropped client alive through the parts' threads.
+        core = dataclasses.replace(config, on_error=None, before_send=())
         self._transport = Transport(config.host, session)
-        self._consumer = Consumer(config, self._transport, self._static)
-        self._intake = Intake(config, self._consumer, self._static)
-        self._flags = FlagService(config, self._transport, self._intake.emit_flag_called)
+        on_error_source = _weak_on_error(weakref.ref(self))
+        self._consumer = Consumer(core, self._transport, self._static, on_error_source)
+        self._intake = Intake(self._consumer, self._static, config.before_send)
+        self._flags = FlagService(core, self._transport, self._intake.emit_flag_called)
         # A client dropped without shutdown() must not leave its threads behind.
-        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, self._flags)
-        _lifecycle.on_exit(self)
-        _lifecycle.warn_if_many_clients()
+        poller = self._flags.poller
+        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, poller)
+        _lifecycle.add_client(self)
 
     def __repr__(self) -> str:
         return f"<posthog_client.Client host={self._config.host!r} disabled={self.disabled!r}>"
@@ -264,100 +268,16 @@ class Client:
             return self.capture("$exception", properties=props)
         return self.capture(distinct_id, "$exception", props)
 
-    # -- feature flags ---------------------------------------------------------------------------
+    # -- feature flags: the methods are in _flags/api.py --------------------------------------
 
-    @guard(None)
-    def feature_enabled(
-        self,
-        key: str,
-        distinct_id: str | int | None = None,
-        *,
-        default: bool | None = None,
-        **options: Unpack[FlagOptions],
-    ) -> bool | None:
-        """True when flag ``key`` is on (any variant counts); ``default`` when unknown.
-
-        Options (every flag method takes them): ``groups``, ``person_properties``,
-        ``group_properties``, ``only_evaluate_locally``, ``send_feature_flag_events`` (default
-        True), ``device_id``, ``disable_geoip``. Local evaluation (with ``personal_api_key``) is
-        tried first; the server is asked only when it cannot decide, unless
-        ``only_evaluate_locally``.
-        """
-        value = self._flags.value(key, distinct_id, options)
-        return default if value is None else value is not False
-
-    @guard(None)
-    def get_feature_flag(
-        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
-    ) -> FlagValue | None:
-        """The flag's value: True/False, the variant key, or None when it could not be told."""
-        value: FlagValue | None = self._flags.value(key, distinct_id, options)
-        return value
-
-    @guard(None)
-    def get_feature_flag_result(
-        self, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
-    ) -> FlagResult | None:
-        """Value, payload, reason, and where the flag was decided; None on a bad call."""
-        return self._flags.result(key, distinct_id, options)
-
-    @guard(None)
-    def get_feature_flag_payload(
-        self,
-        key: str,
-        distinct_id: str | int | None = None,
-        *,
-        match_value: FlagValue | None = None,
-        **options: Unpack[FlagOptions],
-    ) -> Any:
-        """The decoded JSON payload of the flag's value for this user, or None.
-
-        With ``match_value`` (a value you already evaluated), the payload of that value is read
-        from the local definitions without evaluating again or sending an event; without
-        definitions the flag is evaluated and the payload returned only if the value matches.
-        """
-        return self._flags.payload(key, distinct_id, match_value, options)
-
-    @guard({})
-    def get_all_flags(
-        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
-    ) -> dict[str, FlagValue]:
-        """Every flag's value for this user: local first, one remote call for the rest."""
-        return {key: value for key, (value, _) in self._flags.all(distinct_id, options).items()}
-
-    @guard({"featureFlags": {}, "featureFlagPayloads": {}})
-    def get_all_flags_and_payloads(
-        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
-    ) -> dict[str, dict[str, Any]]:
-        """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
-        from ._flags.remote import decode_payload
-
-        results = self._flags.all(distinct_id, options)
-        return {
-            "featureFlags": {key: value for key, (value, _) in results.items()},
-            "featureFlagPayloads": {
-                key: decode_payload(raw)
-                for key, (value, raw) in results.items()
-                if value is not False and raw is not None
-            },
-        }
-
-    @guard({})
-    def explain_flags(
-        self, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
-    ) -> dict[str, FlagResult]:
-        """Every flag's result for this user and why: where it was decided, and for flags local
-        evaluation could not decide, ``unresolved`` and ``unresolved_detail`` (what to pass or
-        fix). Local first, one remote call for the rest; sends no ``$feature_flag_called``."""
-        return self._flags.explain(distinct_id, options)
-
-    @guard(False)
-    def load_feature_flags(self) -> bool:
-        """Fetch flag definitions now (bounded) and keep them fresh; True when loaded.
-
-        Needs ``personal_api_key``. Optional: the poller starts with the client anyway.
-        """
-        return self._flags.load()
+    feature_enabled = _flag_api.feature_enabled
+    get_feature_flag = _flag_api.get_feature_flag
+    get_feature_flag_result = _flag_api.get_feature_flag_result
+    get_feature_flag_payload = _flag_api.get_feature_flag_payload
+    get_all_flags = _flag_api.get_all_flags
+    get_all_flags_and_payloads = _flag_api.get_all_flags_and_payloads
+    explain_flags = _flag_api.explain_flags
+    load_feature_flags = _flag_api.load_feature_flags
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -365,28 +285,26 @@ class Client:
     def flush(self, timeout: float = 10.0) -> bool:
         """Deliver everything captured before this call; wait at most ``timeout`` seconds.
 
-        Returns True when every such event was delivered or given up on (see ``stats()``).
+        Returns True when every such event was delivered; False when the deadline passed or
+        some were dropped or of unknown outcome (``stats()`` and ``on_error`` tell which).
         """
         return self._consumer.flush(call_timeout(timeout))
 
     @guard(False)
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Flush, then stop the background thread. Idempotent; bounded by ``timeout``.
+        """Flush, then stop the background threads. Idempotent; bounded by ``timeout``.
 
-        Returns True when nothing was left undelivered.
+        When it returns, every event is delivered, dropped (counted, given to ``on_error``) or
+        of unknown outcome (counted). Returns True when every event was delivered.
         """
         if self._intake.closed:
             return self._consumer.pending() == 0
         self._intake.closed = True
         self._flags.stop()
+        lost = self._consumer.ledger.lost
         left = self._consumer.shutdown(call_timeout(timeout))
         self._transport.close()
-        _lifecycle.forget(self)
-        return left == 0
-
-    def close_at_exit(self) -> None:
-        if not self._intake.closed and self._consumer.pending():
-            self.shutdown(self._config.exit_timeout)
+        return left == 0 and self._consumer.ledger.lost == lost
 
     @guard(Stats())
     def stats(self) -> Stats:
@@ -398,3 +316,13 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+def _weak_on_error(ref: weakref.ref[Client]) -> Callable[[], OnError | None]:
+    """The client's ``on_error``, found through a weak reference (None once it is gone)."""
+
+    def source() -> OnError | None:
+        client = ref()
+        return None if client is None else client._config.on_error
+
+    return source

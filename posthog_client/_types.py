@@ -23,7 +23,9 @@ class Stats:
     """A snapshot of the delivery counters of one client (``client.stats()``).
 
     ``accepted`` counts every valid event handed to the pipeline, including the ones then dropped.
-    At any quiet point ``accepted == sent + sum(dropped.values()) + pending``.
+    ``unknown`` counts events sent but never answered (a deadline passed after the request was
+    written): PostHog may have them, and their uuids make a resend harmless.
+    At any quiet point ``accepted == sent + sum(dropped.values()) + unknown + pending``.
     """
 
     accepted: int = 0
@@ -33,6 +35,7 @@ class Stats:
     requests: int = 0
     dropped: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
     last_error: str | None = None
+    unknown: int = 0
 
     @property
     def dropped_total(self) -> int:

@@ -2,16 +2,20 @@
 ``import posthog_client``): sessions, whole-request deadlines, and reading answers.
 
 ``requests`` timeouts apply per socket operation, so a server that trickles one byte at a time
-could hold a call for minutes. One watchdog thread per process shuts a request's socket down
-when its deadline passes, which ends the call at once.
+could hold a call for minutes, and name lookups have no timeout at all. Here every wait of a
+request counts against one deadline: the host name is looked up on a resolver thread that is
+abandoned when the deadline passes, and one watchdog thread per process shuts a request's
+socket down when its deadline passes, which ends the call at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import itertools
 import os
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -22,21 +26,69 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-# status (None: no answer), body, headers, error
-Answer = tuple[int | None, bytes, Mapping[str, str], str | None]
+# status (None: no answer), body, headers, error, and whether the whole request was sent
+Answer = tuple[int | None, bytes, Mapping[str, str], str | None, bool]
 _local = threading.local()
 
 
+class _Call:
+    """What one request on this thread needs its connections to know."""
+
+    __slots__ = ("connections", "deadline", "sent")
+
+    def __init__(self, deadline: float) -> None:
+        self.connections: list[Any] = []
+        self.deadline = deadline  # time.monotonic() value
+        self.sent = False  # the request (headers and body) was written completely
+
+
 class _Tracked:
-    """Registers each connection used on this thread, so the deadline timer can cut it."""
+    """Connections that look names up within the deadline, register themselves for the
+    watchdog, and note when a request has been written completely."""
+
+    _dns_host: str
+    port: int
+    host: str
 
     def request(self, *args: Any, **kwargs: Any) -> Any:
-        holder = getattr(_local, "connections", None)
-        if holder is not None:
-            holder.append(self)
-        return super().request(*args, **kwargs)  # type: ignore[misc]
+        call: _Call | None = getattr(_local, "call", None)
+        if call is not None:
+            call.connections.append(self)
+        result = super().request(*args, **kwargs)  # type: ignore[misc]
+        if call is not None:
+            call.sent = True
+        return result
+
+    def _new_conn(self) -> socket.socket:
+        call: _Call | None = getattr(_local, "call", None)
+        host = self._dns_host
+        if call is None or _is_ip(host):
+            return super()._new_conn()  # type: ignore[misc, no-any-return]
+        try:
+            infos = _resolver().resolve(host, self.port, call.deadline - time.monotonic())
+        except OSError as exc:
+            raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        error: Exception | None = None
+        for address in list(dict.fromkeys(str(info[4][0]) for info in infos))[:4]:
+            self._dns_host = address  # connect to this address; TLS still checks `host`
+            try:
+                return super()._new_conn()  # type: ignore[misc, no-any-return]
+            except (NewConnectionError, ConnectTimeoutError) as exc:
+                error = exc
+            finally:
+                self._dns_host = host
+        raise error or NewConnectionError(self, f"no address for {host}")  # type: ignore[arg-type]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
 
 
 class _HTTPConnection(_Tracked, HTTPConnection):
@@ -61,6 +113,64 @@ class _DeadlineAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
+def new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = _DeadlineAdapter(max_retries=0, pool_connections=4, pool_maxsize=4)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class _Resolver:
+    """``getaddrinfo`` with a deadline. Each lookup runs on a daemon thread; one that outlives
+    its deadline is abandoned (it ends when the system resolver gives up). At most four run at
+    once, so a resolver that hangs cannot pile up threads: past that, lookups fail at once."""
+
+    MAX_THREADS = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running = 0
+        self.pid = os.getpid()
+
+    def resolve(self, host: str, port: int, timeout: float) -> list[Any]:
+        with self._lock:
+            if self._running >= self.MAX_THREADS:
+                raise socket.gaierror(socket.EAI_AGAIN, "earlier lookups are still stuck")
+            self._running += 1
+        done = threading.Event()
+        box: dict[str, Any] = {}
+
+        def lookup() -> None:
+            try:
+                box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except OSError as exc:
+                box["error"] = exc
+            finally:
+                with self._lock:
+                    self._running -= 1
+                done.set()
+
+        threading.Thread(target=lookup, name="posthog_client-dns", daemon=True).start()
+        if not done.wait(max(timeout, 0.0)):
+            raise socket.gaierror(socket.EAI_AGAIN, f"no answer within {max(timeout, 0):.3g} s")
+        if "error" in box:
+            raise box["error"]
+        infos: list[Any] = box["infos"]
+        return infos
+
+
+_resolver_instance: _Resolver | None = None
+
+
+def _resolver() -> _Resolver:
+    global _resolver_instance
+    resolver = _resolver_instance
+    if resolver is None or resolver.pid != os.getpid():  # a forked child: a lock of its own
+        resolver = _resolver_instance = _Resolver()
+    return resolver
+
+
 def _cut(connections: list[Any], fired: threading.Event) -> None:
     fired.set()
     for conn in list(connections):
@@ -69,14 +179,6 @@ def _cut(connections: list[Any], fired: threading.Event) -> None:
             # The plain socket's shutdown, also for TLS: it wakes the blocked reader at once.
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
-
-
-def new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = _DeadlineAdapter(max_retries=0, pool_connections=4, pool_maxsize=4)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 class _Watchdog:
@@ -136,11 +238,10 @@ def send(
     params: Mapping[str, str] | None,
     deadline: float,
 ) -> Answer:
-    connections: list[Any] = []
+    call = _Call(time.monotonic() + deadline)
     fired = threading.Event()
-    _local.connections = connections
-    token = _watchdog.arm(deadline, connections, fired)
-    late = f"no complete answer within {deadline:g} s"
+    _local.call = call
+    token = _watchdog.arm(deadline, call.connections, fired)
     try:
         response = session.request(
             method,
@@ -156,18 +257,56 @@ def send(
             content = _read_capped(response)
         finally:
             response.close()
-    except requests.Timeout:
-        return None, b"", {}, "timed out"
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-        if fired.is_set():
-            return None, b"", {}, late
-        return None, b"", {}, f"connection error ({type(exc).__name__})"
+        return None, b"", {}, _describe(exc, fired.is_set(), call.sent, deadline), call.sent
     finally:
         _watchdog.disarm(token)
-        _local.connections = None
+        _local.call = None
     if fired.is_set():
-        return None, b"", {}, late
-    return response.status_code, content, response.headers, None
+        return None, b"", {}, _describe(None, True, call.sent, deadline), call.sent
+    return response.status_code, content, response.headers, None, True
+
+
+def _describe(exc: BaseException | None, late: bool, sent: bool, deadline: float) -> str:
+    """What went wrong, in words a user can act on (never a URL: it may hold a key)."""
+    causes = _chain(exc)
+    for cause in causes:  # first: a lookup that ran out of time is not a slow server
+        if isinstance(cause, NameResolutionError):
+            host = getattr(cause, "conn", None)
+            name = getattr(host, "host", None) or "the host"
+            reason = cause.__cause__ or cause
+            return f"dns: could not look up {name} ({reason})"
+    if late or isinstance(exc, requests.ReadTimeout):
+        if sent:
+            return f"timeout: sent, but no answer within {deadline:g} s (outcome unknown)"
+        return f"timeout: no complete exchange within {deadline:g} s"
+    if isinstance(exc, requests.ConnectTimeout):
+        return "timeout: could not connect in time"
+    if any(isinstance(c, requests.exceptions.SSLError) for c in causes):
+        failures = [str(c) for c in causes if isinstance(c, ssl.SSLError)]
+        return f"tls: {failures[0] if failures else 'handshake failed'}"[:300]
+    if any(isinstance(c, ConnectionRefusedError) for c in causes):
+        return "refused: the host refused the connection"
+    # Only the innermost system error: the outer messages carry the URL, which may hold a key.
+    errors = [c.strerror for c in causes if isinstance(c, OSError) and c.strerror]
+    detail = errors[-1] if errors else (type(exc).__name__ if exc is not None else "no answer")
+    if sent:
+        return f"connection: lost after the request was sent (outcome unknown): {detail}"
+    return f"connection: {detail}"
+
+
+def _chain(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and everything it wraps (causes, contexts, urllib3 reasons), at most 20."""
+    found: list[BaseException] = []
+    stack = [exc]
+    while stack and len(found) < 20:
+        item = stack.pop()
+        if item is None or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        wrapped = (item.__cause__, item.__context__, getattr(item, "reason", None), *item.args)
+        stack.extend(w for w in wrapped if isinstance(w, BaseException))
+    return found
 
 
 def _read_capped(response: requests.Response) -> bytes:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._config import Config
+from .._config import BeforeSend
 from .._events import context as _context
 from .._events import messages
 from .consumer import Consumer
@@ -21,10 +21,12 @@ logger = logging.getLogger("posthog_client")
 
 
 class Intake:
-    def __init__(self, config: Config, consumer: Consumer, static: Mapping[str, Any]) -> None:
+    def __init__(
+        self, consumer: Consumer, static: Mapping[str, Any], hooks: tuple[BeforeSend, ...]
+    ) -> None:
         self._consumer = consumer
         self._static = static
-        self._hooks = config.before_send
+        self._hooks = hooks
         self.closed = False
 
     def emit_flag_called(

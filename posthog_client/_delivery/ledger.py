@@ -1,17 +1,19 @@
-"""Delivery accounting: every accepted event ends up sent, or dropped for a counted reason, and
-whoever drops events reports them here, once (counted, logged without flooding, ``on_error``).
+"""Delivery accounting: every accepted event ends up sent, dropped for a counted reason, or of
+unknown outcome (sent but never answered: PostHog may have it), and whoever gives events up
+reports them here, once (counted, logged without flooding, ``on_error`` for drops).
 
-At any quiet point ``accepted == sent + dropped + pending``; ``pending`` is also what the queue
-bound applies to (events accepted and not yet finished, wherever they wait).
+At any quiet point ``accepted == sent + dropped + unknown + pending``; ``pending`` is also what the
+queue bound applies to (events accepted and not yet finished, wherever they wait).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
-from .._config import Config
+from .._config import Config, OnError
 from .._errors import APIError, redact
 from .._runtime.logs import RateLimitedLog
 from .._types import DROP_REASONS, Stats
@@ -19,10 +21,15 @@ from .encoding import decode_events
 
 logger = logging.getLogger("posthog_client")
 
+# Where the ledger finds ``on_error`` when it needs it: through the client, held weakly, so a
+# callback that refers to its client cannot keep a dropped client (and its threads) alive.
+OnErrorSource = Callable[[], OnError | None]
+
 
 class Ledger:
-    def __init__(self, config: Config) -> None:
+    def __init__(self, config: Config, on_error: OnErrorSource) -> None:
         self._config = config
+        self._on_error = on_error
         self._secrets = (config.api_key, config.personal_api_key)
         self.reset()
 
@@ -35,6 +42,8 @@ class Ledger:
         self._retried = 0
         self._requests = 0
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
+        self._unknown = 0
+        self.lost = 0  # dropped after being queued, or unknown: what makes a flush fail
         self._done = 0  # sent + dropped: kept as one number for the per-capture bound check
         self._last_error: str | None = None
         # One warning per overflow episode: set at the first queue_full drop, cleared on drain.
@@ -111,17 +120,35 @@ class Ledger:
         with self._lock:
             self._dropped[reason] += count
             self._done += count
+            self.lost += count
         detail = redact(detail, self._secrets)
         self._last_error = f"{reason}: {detail}"
         if log:
             self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
-        callback = self._config.on_error
+        callback = self._on_error()
         if callback is None:
             return
         try:
             callback(APIError(status, f"{reason}: {detail}"), decode_events(events))
         except Exception:  # a user callback must never break delivery
             logger.exception("posthog_client: on_error callback raised")
+
+    def unknown(self, count: int, why: str) -> None:
+        """Count events sent but never answered: PostHog may have them (their uuids make a
+        duplicate harmless), so they are not reported as lost; ``stats().unknown`` tells."""
+        with self._lock:
+            self._unknown += count
+            self._done += count
+            self.lost += count
+        self._last_error = f"unknown outcome: {why}"
+        self._log.warning("unknown", "%d event(s) of unknown outcome (%s)", count, why)
+
+    def confirm(self, count: int) -> None:
+        """A late answer said events counted as unknown were delivered after all."""
+        with self._lock:
+            moved = min(count, self._unknown)
+            self._unknown -= moved
+            self._sent += moved
 
     # -- anyone ----------------------------------------------------------------------------------
 
@@ -137,11 +164,13 @@ class Ledger:
     def stats(self) -> Stats:
         with self._lock:
             accepted, sent, dropped = self._accepted, self._sent, dict(self._dropped)
+            unknown = self._unknown
         return Stats(
             accepted=accepted,
             sent=sent,
             retried=self._retried,
-            pending=max(accepted - sent - sum(dropped.values()), 0),
+            pending=max(accepted - sent - sum(dropped.values()) - unknown, 0),
+            unknown=unknown,
             requests=self._requests,
             dropped=dropped,
             last_error=self._last_error,

@@ -38,6 +38,8 @@ class HTTPResult:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     error: str | None = None
+    # The request was written completely: with no answer, PostHog may have it (outcome unknown).
+    sent: bool = False
 
     @property
     def ok(self) -> bool:
@@ -135,7 +137,7 @@ class Transport:
     ) -> HTTPResult:
         from . import http
 
-        status, content, answer_headers, error = http.send(
+        status, content, answer_headers, error, sent = http.send(
             self.session, method, self.host + path, headers, body, params, deadline
         )
-        return HTTPResult(status, content, answer_headers, error)
+        return HTTPResult(status, content, answer_headers, error, sent)

@@ -198,12 +198,14 @@ class _Parser(FilterParser):
         return MappingProxyType(kept)
 
 
-def parse_definitions(raw: object, etag: str | None = None) -> Definitions:
+def parse_definitions(raw: object, etag: str | None = None, consume: bool = False) -> Definitions:
     """Turn the decoded JSON of `GET /flags/definitions` into a `Definitions` snapshot.
 
     Never raises for malformed parts: they become unsupported (undecided) flags, conditions or
     filters, listed in `Definitions.problems`. Raises `DefinitionsError` (a ValueError) only when
     `raw` is not an object or has no `flags` list, i.e. when nothing at all is usable.
+    With `consume`, each raw flag is released once parsed (`raw` is left unusable), so a large
+    download does not hold its decoded JSON and its snapshot in full at the same time.
     """
     if not isinstance(raw, dict):
         raise DefinitionsError(f"definitions must be a JSON object, not {type(raw).__name__}")
@@ -247,6 +249,8 @@ def parse_definitions(raw: object, etag: str | None = None) -> Definitions:
             parser.note(f"flags[{position}]: duplicate key {key!r} (first one kept)")
             continue
         flags[key] = parser.flag(item, key)
+        if consume:
+            flags_raw[position] = None  # the raw flag is not needed again: memory goes back now
 
     return Definitions(
         flags=MappingProxyType(flags),

@@ -43,13 +43,18 @@ class DefinitionsPoller:
         self._fetch_lock = threading.Lock()
         self._log = RateLimitedLog(60.0)
         self._cleared_for: int | None = None
+        self._problems_logged: tuple[str, ...] = ()
 
     def reset_after_fork(self) -> None:
-        """The child keeps the parent's snapshot and polls on a thread of its own."""
+        """The child keeps the parent's snapshot and polls on a thread of its own (started at
+        once if the parent was polling, so a kill switch reaches forked workers too)."""
         had_loaded = self._first_attempt.is_set()
+        was_polling = self._thread is not None and not self._stop.is_set()
         self._init_state()
         if had_loaded:
             self._first_attempt.set()
+        if was_polling:
+            self.start()
 
     def wait_for_first_load(self, timeout: float) -> None:
         """Wait at most ``timeout`` s for the first fetch to end (starting to poll if needed)."""
@@ -140,17 +145,15 @@ class DefinitionsPoller:
                 "definitions", "could not load flag definitions (%s); keeping the last ones", detail
             )
             return
-        try:
-            raw = json.loads(result.body)
-            etag = result.headers.get("ETag")
-            snapshot = parse_definitions(raw, etag)
-        except (ValueError, DefinitionsError) as exc:
-            self._log.warning(
-                "definitions", "flag definitions were malformed (%s); keeping the last ones", exc
-            )
+        etag = result.headers.get("ETag")
+        body = [result.body]
+        del result  # the body now lives in `body` only, and _parse lets go of it once decoded
+        snapshot = self._parse(body, etag)
+        if snapshot is None:
             return
         self._cleared_for = None
-        if snapshot.problems and snapshot.etag != current.etag:
+        if snapshot.problems and snapshot.problems != self._problems_logged:
+            self._problems_logged = snapshot.problems
             logger.warning(
                 "posthog_client: %d part(s) of the flag definitions cannot be evaluated locally "
                 "and will be asked of the server: %s",
@@ -158,3 +161,17 @@ class DefinitionsPoller:
                 "; ".join(snapshot.problems[:5]),
             )
         self.snapshot = snapshot
+
+    def _parse(self, body: list[bytes], etag: str | None) -> Definitions | None:
+        """The body as a snapshot, or None (logged) when it is malformed. The JSON text and the
+        decoded tree are dropped as soon as each is used, so a reload holds one of them, the
+        new snapshot and the old one, never two raw copies."""
+        try:
+            raw = json.loads(body.pop())
+            return parse_definitions(raw, etag, consume=True)
+        except (ValueError, RecursionError, DefinitionsError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            self._log.warning(
+                "definitions", "flag definitions were malformed (%s); keeping the last ones", reason
+            )
+            return None

@@ -366,9 +366,8 @@ def _worth_retry(result: HTTPResult) -> bool:
 def _error_code(result: HTTPResult) -> str | None:
     if result.ok:
         return None
-    if result.status is None:
-        error = result.error or ""
-        return "timeout" if ("timed out" in error or "within" in error) else "connection_error"
+    if result.status is None:  # the transport's errors start with their kind ("timeout: ...")
+        return "timeout" if (result.error or "").startswith("timeout") else "connection_error"
     if result.status == 402:
         return "quota_limited"
     return f"api_error_{result.status}"

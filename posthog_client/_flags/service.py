@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._config import Config
 from .._events import context as _context
 from .._events.messages import InvalidCall
+from .._runtime import lifecycle as _lifecycle
 from .._types import FlagResult, FlagValue
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ class FlagService:
         """Validate a flag call (``key`` None: all flags); None (logged) when it is bad."""
         if self._config.disabled:
             return None
+        _lifecycle.check_fork()  # a fork the at-fork hooks missed: this process polls on its own
         if key is not None and (type(key) is not str or not key):
             logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
             return None

@@ -1,0 +1,190 @@
+"""Real process models: gunicorn ``--preload``, uWSGI (app loaded in the master, its default), and
+C-level forks, against the loopback fake PostHog: events arrive exactly once, and a flag change
+reaches every worker within two poll intervals."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from servers import get, wsgi_server
+
+from posthog_client.testing import FakePostHog
+
+pytestmark = [
+    pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),  # fork with threads (3.12+)
+]
+
+POLL = 0.5  # the app's poll_interval: a flag change must reach every worker within 2 x POLL
+
+APP = """
+import json, os, time
+from urllib.parse import parse_qs
+import posthog_client
+
+client = posthog_client.Client(
+    "phc_test",
+    host=os.environ["FAKE_URL"],
+    personal_api_key="phx_test",
+    poll_interval=float(os.environ["POLL"]),
+    flush_interval=0.05,
+)
+client.load_feature_flags()  # in the master, before the workers are forked
+
+
+def application(environ, start_response):
+    if environ["PATH_INFO"] == "/health":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    user = query.get("user", ["anon"])[0]
+    time.sleep(float(query.get("sleep", ["0"])[0]))
+    on = client.feature_enabled("kill-switch", user, only_evaluate_locally=True,
+                                send_feature_flag_events=False)
+    uid = client.capture(user, "request served", {"pid": os.getpid()})
+    body = json.dumps({"pid": os.getpid(), "flag": on, "uuid": uid}).encode()
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [body]
+"""
+
+
+@pytest.fixture
+def fake() -> Iterator[FakePostHog]:
+    with FakePostHog() as server:
+        server.set_flag("kill-switch")
+        yield server
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    (tmp_path / "app.py").write_text(APP)
+    return tmp_path
+
+
+def _hit(port: int, user: str, sleep: float = 0.0) -> dict[str, object]:
+    answer: dict[str, object] = json.loads(get(port, f"/?user={user}&sleep={sleep}"))
+    return answer
+
+
+def _hit_both_workers(port: int, tag: str) -> list[dict[str, object]]:
+    """Two slow requests at once: each sync worker takes one."""
+    answers: list[dict[str, object]] = []
+
+    def one(i: int) -> None:
+        answers.append(_hit(port, f"{tag}-{i}", sleep=0.3))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return answers
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uwsgi"])
+def test_workers_deliver_every_event_once_and_see_flag_changes(
+    kind: str, fake: FakePostHog, app_dir: Path
+) -> None:
+    with fake.serve() as url:
+        env = {"FAKE_URL": url, "POLL": str(POLL)}
+        with wsgi_server(kind, app_dir, env=env, log=app_dir / "server.log") as (_, port):
+            answers = [a for round_ in range(3) for a in _hit_both_workers(port, f"r{round_}")]
+            workers = {a["pid"] for a in answers}
+            assert len(workers) == 2, answers  # both workers served
+            assert all(a["flag"] is True for a in answers)
+            fake.set_flag("kill-switch", active=False)  # the kill switch
+            changed_at = time.monotonic()
+            seen_off: dict[object, float] = {}
+            while len(seen_off) < 2 and time.monotonic() - changed_at < 2 * POLL + 1.5:
+                for answer in _hit_both_workers(port, "after"):
+                    answers.append(answer)
+                    if answer["flag"] is False:
+                        seen_off.setdefault(answer["pid"], time.monotonic() - changed_at)
+            assert set(seen_off) == workers, (seen_off, (app_dir / "server.log").read_text())
+            assert max(seen_off.values()) <= 2 * POLL + 0.5  # two poll intervals (+ request time)
+        # the server stopped: each worker flushed at exit
+        sent = Counter(str(a["uuid"]) for a in answers)
+        fake.wait_for_events(len(sent), timeout=10)
+        received = Counter(e.uuid for e in fake.events.named("request served"))
+        assert received == sent  # every event exactly once
+
+
+def test_a_c_level_fork_resets_the_client_in_the_child(fake: FakePostHog) -> None:
+    """What uWSGI does: fork() without Python's at-fork hooks; the child's copy of the consumer
+    thread object still says it is alive, but the thread does not exist."""
+    with fake.serve() as url:
+        client = fake.client(host=url, session=None, poll_interval=POLL)
+        assert client.load_feature_flags()
+        client.capture("parent", "warm up")  # the parent's consumer thread is running
+        assert client.flush(timeout=5)
+        libc = ctypes.CDLL(None)
+        libc.fork.restype = ctypes.c_int
+        pid = libc.fork()
+        if pid == 0:  # the child: no at-fork hook has run
+            try:
+                client.capture("child", "from a C-level fork")
+                ok = client.flush(timeout=10)
+                os._exit(0 if ok else 1)
+            except BaseException:
+                os._exit(2)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, 9)
+            pytest.fail("the child hung")
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert "from a C-level fork" in fake.events.names()
+        client.capture("parent", "still fine")
+        assert client.flush(timeout=5)
+        assert fake.events.names().count("warm up") == 1
+
+
+def test_a_forked_child_keeps_polling_for_definitions(fake: FakePostHog) -> None:
+    """Forked after the definitions were loaded: the child polls on its own, so turning a flag
+    off on the server reaches it (it used to see the old value forever)."""
+    with fake.serve() as url:
+        client = fake.client(host=url, session=None, poll_interval=POLL)
+        assert client.load_feature_flags()
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(write)
+                os.read(read, 1)  # the parent turned the flag off
+                deadline = time.monotonic() + 2 * POLL + 1
+                while time.monotonic() < deadline:
+                    value = client.get_feature_flag(
+                        "kill-switch",
+                        "u1",
+                        only_evaluate_locally=True,
+                        send_feature_flag_events=False,
+                    )
+                    if value is False:
+                        os._exit(0)
+                    time.sleep(0.05)
+                os._exit(1)
+            except BaseException:
+                os._exit(2)
+        os.close(read)
+        fake.set_flag("kill-switch", active=False)
+        os.write(write, b"x")
+        os.close(write)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert done and os.waitstatus_to_exitcode(status) == 0
