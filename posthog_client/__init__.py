@@ -135,8 +135,8 @@ def get_client() -> Client | None:
             )
             return None
         _default_settings = settings
-    if old is not None:
-        old.shutdown()
+    if old is not None:  # its thread delivers what it holds, without making this call wait
+        old._retire()
     return _default
 
 
@@ -162,7 +162,6 @@ set = _forward(Client.set, None)  # noqa: A001 - the PostHog API name
 set_once = _forward(Client.set_once, None)
 alias = _forward(Client.alias, None)
 group_identify = _forward(Client.group_identify, None)
-flush = _forward(Client.flush, True)
 stats = _forward(Client.stats, Stats())
 feature_enabled = _forward(Client.feature_enabled, None)
 get_feature_flag = _forward(Client.get_feature_flag, None)
@@ -173,6 +172,13 @@ get_all_flags_and_payloads = _forward(
     Client.get_all_flags_and_payloads, {"featureFlags": {}, "featureFlagPayloads": {}}
 )
 load_feature_flags = _forward(Client.load_feature_flags, False)
+
+
+def flush(timeout: float = 10.0) -> bool:
+    """Deliver what the module-level client captured; True when all of it was delivered (and
+    when there is no module-level client: then there is nothing to deliver)."""
+    client = _default
+    return True if client is None else client.flush(timeout)
 
 
 def shutdown(timeout: float = 10.0) -> bool:

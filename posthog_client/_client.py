@@ -306,6 +306,13 @@ class Client:
         self._transport.close()
         return left == 0 and self._consumer.ledger.lost == lost
 
+    def _retire(self) -> None:
+        """Stop taking events and let the background thread deliver what it holds, without
+        waiting (the module-level client being replaced). The exit hook flushes what is left."""
+        self._intake.closed = True
+        self._flags.stop()
+        self._consumer.release()
+
     @guard(Stats())
     def stats(self) -> Stats:
         """Delivery counters: accepted, sent, retried, pending, dropped by reason, requests."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -56,3 +57,30 @@ def test_changing_settings_rebuilds_the_client(configured: FakePostHog) -> None:
     assert second is not first and second is not None
     posthog.capture("u1", "e")
     assert configured.events.names() == ["e"]
+
+
+def test_changing_settings_never_makes_the_caller_wait_for_the_old_client(
+    configured: FakePostHog,
+) -> None:
+    """The old client's events are delivered by its own thread, not by the next capture()."""
+    with configured.serve() as url:
+        posthog.host, posthog.session = url, None
+        configured.delay(2.0)  # a slow server: the old client's request takes 2 s
+        assert posthog.capture("u1", "to the old client")
+        old = posthog.get_client()
+        assert old is not None
+        time.sleep(0.3)  # its request is under way
+        posthog.debug = True  # a settings change: a new client on the next call
+        started = time.monotonic()
+        assert posthog.capture("u1", "to the new client")
+        assert time.monotonic() - started < 0.5
+        assert posthog.flush(timeout=5)
+        assert old.flush(timeout=5)  # its own thread delivered it
+        assert sorted(configured.events.names()) == ["to the new client", "to the old client"]
+        old.shutdown()
+
+
+def test_module_flush_does_not_create_a_client(configured: FakePostHog) -> None:
+    posthog.shutdown()
+    assert posthog.flush() is True
+    assert posthog._default is None and configured.requests == []

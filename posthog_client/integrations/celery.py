@@ -205,9 +205,10 @@ class PostHogCelery:
     def on_worker_process_shutdown(self, **kwargs: Any) -> None:
         """Deliver what is queued before a pool process exits (it skips ``atexit``)."""
         try:
-            client = self.client if self.client is not None else posthog_client._default
-            if client is not None:
-                client.flush(timeout=self.shutdown_flush_timeout)
+            if self.client is not None:
+                self.client.flush(timeout=self.shutdown_flush_timeout)
+            else:
+                posthog_client.flush(timeout=self.shutdown_flush_timeout)
         except Exception as exc:
             _internal.report(exc)
 
