@@ -193,3 +193,17 @@ def test_pytest_plugin_in_a_fresh_project(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=3, failed=1)
     result.stdout.fnmatch_lines(["*Closest: 'other' for 'u1':*"])
+
+
+def test_the_pytest_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> None:
+    """It is loaded in every test run of a project that installs the package."""
+    import subprocess
+    import sys
+
+    heavy = ["requests", "re2", "dateutil", "posthog_client._flags.evaluation"]
+    code = (
+        "import sys, posthog_client.testing.pytest_plugin;"
+        f"print([m for m in {heavy!r} if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

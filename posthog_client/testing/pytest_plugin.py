@@ -4,6 +4,9 @@
 - ``posthog_client``: a ``Client`` wired to it, shut down at teardown.
 - ``posthog_module``: the module-level API (``import posthog_client as posthog``) routed to the
   fake for the test, restored afterwards.
+
+Loaded in every test run of a project that installs posthog-client, so it imports the fake (and
+with it ``requests`` and the flag engine) only when a fixture is first used.
 """
 
 from __future__ import annotations
@@ -13,15 +16,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ._fake import FakePostHog
-
 if TYPE_CHECKING:
     from .._client import Client
+    from ._fake import FakePostHog
 
 
 @pytest.fixture
 def posthog_fake() -> Iterator[FakePostHog]:
     """An in-memory PostHog: assert on ``posthog_fake.events`` and ``posthog_fake.requests``."""
+    from ._fake import FakePostHog
+
     with FakePostHog() as fake:
         yield fake
 
