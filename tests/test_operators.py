@@ -337,7 +337,8 @@ def test_semver_operators(operator: str, value: object, prop: object, expected: 
 
 
 def test_semver_requirements_with_a_wildcard_in_a_tilde_are_left_to_the_server() -> None:
-    assert reason(build_matcher("semver_tilde", "1.*")) is UnresolvedReason.UNSUPPORTED_DEFINITION
+    assert reason(match("semver_tilde", "1.*", "1.2.3")) is UnresolvedReason.UNSUPPORTED_DEFINITION
+    assert match("semver_tilde", "1.*", "not a version") is False
     assert range_requirement("semver_caret", "1.2.3") is not None
 
 

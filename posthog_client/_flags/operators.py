@@ -208,7 +208,14 @@ def _semver(operator: str, value: object) -> Matcher | Unknown:
     if operator in SEMVER_RANGE_OPERATORS:
         core = text.split("-")[0].split("+")[0]
         if operator != "semver_wildcard" and any(c in core for c in "*xX"):
-            return _unsupported(f"{operator} value {brief(value)} mixes a range and a wildcard")
+            # `~1.*`: the semver crate's reading differs between versions; the server decides
+            # (a property that is not a version is false first, as in the service).
+            mixed = _unsupported(f"{operator} value {brief(value)} mixes a range and a wildcard")
+
+            def mixed_range(prop: object, now: datetime) -> Outcome:
+                return False if to_version(as_text(prop)) is None else mixed
+
+            return mixed_range
         requirement = range_requirement(operator, text)
         if requirement is None:
             return NEVER
