@@ -41,10 +41,14 @@ _RUST_WORDS = re.compile(r"[+-]?(inf|infinity|nan)", re.IGNORECASE)
 
 
 def _is_number_text(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) or (
-        isinstance(value, str)
-        and re.fullmatch(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", value)
-        is not None
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        or (
+            isinstance(value, str)
+            and re.fullmatch(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", value)
+            is not None
+        )
     )
 
 
@@ -59,14 +63,18 @@ DEVIATIONS: dict[str, Callable[[dict[str, Any], object], bool]] = {
     "regex engine": lambda f, p: f.get("operator") in _REGEX,
     # Rust's f64 parser reads inf/infinity/nan; a non-number filter value is false, not
     # undecided.
-    "numbers": lambda f, p: f.get("operator") in _NUMERIC
-    and (
-        not _is_number_text(f.get("value"))
-        or (isinstance(p, str) and _RUST_WORDS.fullmatch(p) is not None)
+    "numbers": lambda f, p: (
+        f.get("operator") in _NUMERIC
+        and (
+            not _is_number_text(f.get("value"))
+            or (isinstance(p, str) and _RUST_WORDS.fullmatch(p) is not None)
+        )
     ),
     # Operators the service evaluates and the official SDK does not.
-    "more operators": lambda f, p: f.get("operator")
-    in {"is_date_exact", "between", "not_between", "icontains_multi", "in", "not_in"},
+    "more operators": lambda f, p: (
+        f.get("operator")
+        in {"is_date_exact", "between", "not_between", "icontains_multi", "in", "not_in"}
+    ),
 }
 FLAG_DEVIATIONS = {
     # Every filter agrees, the flag does not: an undecided condition is not given up on when
@@ -87,7 +95,15 @@ DATES += ["2024-001", "June 1, 2024", "1717200000", "-7d", "2024-06-01T10:00", "
 PATTERNS = [r"^pro$", r"(?i)^PRO$", r"@example\.com$", r"^\d+$", r"^\d$", r"a{,3}", r"[\d-z]"]
 PATTERNS += [r"^(a|a)+$", r"\bpro\b", r"^\w+$", r"foo(?!bar)", r"\s", r"^.{2,5}$", r"[", r"1\.0"]
 SCALARS: list[object] = [0, 1, 10, -5, 1.0, 1.5, 1e-7, 2.5e16, True, False, None, 1717200000]
-LISTS: list[object] = [[], [True], ["true", "false"], ["pro"], [1, "a"], [[True], "pro"], ["FREE", "PRO"]]
+LISTS: list[object] = [
+    [],
+    [True],
+    ["true", "false"],
+    ["pro"],
+    [1, "a"],
+    [[True], "pro"],
+    ["FREE", "PRO"],
+]
 OPERATORS = ["exact", "is_not", "icontains", "not_icontains", "starts_with", "not_ends_with"]
 OPERATORS += ["regex", "not_regex", "gt", "gte", "lt", "lte", "is_set", "is_not_set"]
 OPERATORS += ["is_date_before", "is_date_after", "semver_eq", "semver_gt", "semver_lte"]
@@ -117,19 +133,21 @@ def _filter_value(rng: random.Random, operator: str) -> object:
 
 def _filter(rng: random.Random) -> dict[str, Any]:
     operator = rng.choice(OPERATORS)
-    return {"key": rng.choice(["a", "b"]), "type": "person", "operator": operator,
-            "value": _filter_value(rng, operator)}  # fmt: skip
+    value = _filter_value(rng, operator)
+    return {"key": rng.choice(["a", "b"]), "type": "person", "operator": operator, "value": value}
 
 
 def _case(rng: random.Random, index: int) -> tuple[dict[str, Any], dict[str, Any], int]:
     conditions = []
     for _ in range(1 if rng.random() < 0.7 else 2):
         props = [_filter(rng) for _ in range(1 if rng.random() < 0.75 else 2)]
-        conditions.append({"properties": props, "rollout_percentage": rng.choice([None, 100, 50, 0])})
+        conditions.append(
+            {"properties": props, "rollout_percentage": rng.choice([None, 100, 50, 0])}
+        )
     filters: dict[str, Any] = {"groups": conditions}
     if rng.random() < 0.3:
-        filters["multivariate"] = {"variants": [{"key": "c", "rollout_percentage": 50},
-                                                {"key": "t", "rollout_percentage": 50}]}  # fmt: skip
+        halves = [{"key": "c", "rollout_percentage": 50}, {"key": "t", "rollout_percentage": 50}]
+        filters["multivariate"] = {"variants": halves}
     flag = {"id": 1, "key": f"f{index}", "active": True, "filters": filters}
     person: dict[str, Any] = {"distinct_id": f"user-{index}"}
     for key in ("a", "b"):
@@ -176,7 +194,9 @@ def _filter_outcomes(f: dict[str, Any], person: dict[str, Any], version: int, no
     return (UNDECIDED if isinstance(mine, Unknown) else mine), theirs
 
 
-def _explain(flag: dict[str, Any], person: dict[str, Any], version: int, now: datetime) -> str | None:
+def _explain(
+    flag: dict[str, Any], person: dict[str, Any], version: int, now: datetime
+) -> str | None:
     """The deviation that explains a difference, or None."""
     differing = False
     for condition in flag["filters"]["groups"]:
