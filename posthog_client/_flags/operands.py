@@ -151,7 +151,7 @@ def as_text(value: object) -> str:
 
 def ascii_lower(text: str) -> str:
     """Rust's `to_ascii_lowercase`: only A-Z change (the text operators use it)."""
-    return text.translate(_ASCII_LOWER)
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
 
 
 # --- truth values ------------------------------------------------------------------------------
@@ -201,6 +201,14 @@ def to_number(value: object) -> float | None:
             return to_number(value)
         value = as_text(value)
     text: str = value  # type: ignore[assignment]
-    if len(text) > 1000 or _RUST_FLOAT.fullmatch(text) is None:
+    if not text or not text.isascii() or "_" in text or len(text) > 1000:
         return None
-    return float(text)
+    if text[0].isspace() or text[-1].isspace():
+        return None
+    try:
+        number = float(text)  # on ASCII without `_` or outer spaces: Rust's grammar exactly
+    except ValueError:
+        return None
+    if number != number and _RUST_FLOAT.fullmatch(text) is None:
+        return None  # defensive: only the spellings of NaN Rust reads
+    return number
