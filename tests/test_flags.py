@@ -135,8 +135,10 @@ def test_quota_limited(fake: FakePostHog) -> None:
 
 def test_flag_missing_from_the_answer(fake: FakePostHog) -> None:
     client = remote_client(fake)
-    result = client.get_feature_flag_result("nope", "u1")
-    assert result is not None and result.value is None and result.error == "flag_missing"
+    # PostHog's sdk-specs: no structured result for a flag that exists nowhere; the
+    # diagnosis stays available through explain_flags.
+    assert client.get_feature_flag_result("nope", "u1") is None
+    assert client.get_feature_flag("nope", "u1") is None
 
 
 def test_remote_deadline_holds_against_a_trickling_server(fake: FakePostHog) -> None:
@@ -418,19 +420,22 @@ def test_property_matching_version_switches_with_a_new_poll(fake: FakePostHog) -
         "id": 7,
         "key": "f",
         "active": True,
-        "filters": {"groups": [{"properties": [{"key": "k", "value": [], "type": "person"}]}]},
+        "filters": {"groups": [{"properties": [{"key": "k", "value": False, "type": "person"}]}]},
     }
     fake.set_definitions(
         {"flags": [flag], "group_type_mapping": {}, "property_matching_version": 1}
     )
     client = fake.client()
-    args: dict[str, Any] = {"person_properties": {"k": True}, "only_evaluate_locally": True}
-    assert client.get_feature_flag("f", "u1", **args) is False
+    args: dict[str, Any] = {"person_properties": {"k": "banana"}, "only_evaluate_locally": True}
+    assert client.get_feature_flag("f", "u1", **args) is True  # legacy: both falsy
     fake.set_definitions(
         {"flags": [flag], "group_type_mapping": {}, "property_matching_version": 2}
     )
     assert client.load_feature_flags()
-    assert client.get_feature_flag("f", "u1", **args) is True
+    assert client.get_feature_flag("f", "u1", **args) is False  # explicit: "banana" != false
+    fake.set_definitions({"flags": [flag], "group_type_mapping": {}})
+    assert client.load_feature_flags()
+    assert client.get_feature_flag("f", "u1", **args) is True  # no field: legacy again
 
 
 def test_fuzzed_flag_calls_never_raise(fake: FakePostHog) -> None:

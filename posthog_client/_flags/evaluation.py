@@ -119,13 +119,18 @@ class _Run:
         return result
 
     def _flag(self, flag: FlagDefinition) -> FlagOutcome:
+        # The service skips inactive flags before anything else, experience continuity
+        # included, and counts them as false for dependencies (flags/flag_matching.rs
+        # @00c5d0b71e7a43e5e9cf700b21a38882212aa22a).
+        if not flag.active and flag.unsupported is None:
+            return _decided(flag, False, None, "flag inactive", None)
+        if flag.newer_format is not None:
+            return _undecided(flag, flag.newer_format)
         if flag.unsupported is not None:
             return _undecided(flag, flag.unsupported)
         if flag.ensure_experience_continuity:
             why = "the flag persists variants per person (experience continuity): server only"
             return Undecided(flag.key, _R.EXPERIENCE_CONTINUITY, why)
-        if not flag.active:
-            return _decided(flag, False, None, "flag inactive", None)
         aggregation = flag.aggregation_group_type_index
         bucket: str | Unknown
         if aggregation is not None:
@@ -300,8 +305,6 @@ class _Run:
                 value = group_key
         if value is _MISSING:
             return f.on_missing
-        if value is None:
-            return f.on_none
         return f.matcher(value, self.now)
 
     def group(self, entry: GroupEntry, depth: int) -> Outcome:

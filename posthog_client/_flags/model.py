@@ -32,8 +32,7 @@ class PropertyFilter:
     type: str  # "person", "group", or "" (untyped: follows the condition's aggregation)
     group_type_index: int | None
     negation: bool  # only honoured inside cohort property groups, as in PostHog
-    matcher: Matcher
-    on_none: Outcome  # result when the property is present with the value None
+    matcher: Matcher  # also given None: a property passed as None is the JSON null
     on_missing: Unknown  # result when the property was not passed
 
 
@@ -128,14 +127,18 @@ class FlagDefinition:
     feature_enrollment: bool = False
     super_condition: Condition | None = None
     unsupported: Unknown | None = None  # set when the flag as a whole cannot be used
+    # Set when `filters.version` is neither absent nor 1 (Feature Flag Rules v2 and later):
+    # the flag is left to the server (flags/config_format.rs `is_v1_version`).
+    newer_format: Unknown | None = None
 
     def payload_for(self, value: bool | str) -> str | None:
-        """The raw JSON payload for a value: "true"/"false" for booleans, else the variant
-        (case-sensitive lookup, as posthog-python since 3.14.2)."""
+        """The raw JSON payload for a value: "true" for True, else the variant (case-sensitive
+        lookup). A disabled flag has none: the service looks payloads up only for a match
+        (`get_payload(match_val)`, flags/flag_operations.rs)."""
         if value is True:
             return self.payloads.get("true")
         if value is False:
-            return self.payloads.get("false")
+            return None
         return self.payloads.get(value)
 
 

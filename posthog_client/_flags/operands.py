@@ -1,283 +1,214 @@
-"""Operands of the property operators (pure, no clock): how a value reads as text, as a number,
-as a date and as a semantic version.
+"""How PostHog's flag service reads a value as text, as a truth value and as a number (pure).
 
-Everything here returns `None` for input it cannot read instead of raising, so callers turn that
-into an explicit "cannot decide" value.
+The service compares JSON values (`serde_json::Value`). A filter value comes from the
+definitions' JSON; a property value is whatever the caller passed, which the SDK would send as
+JSON for remote evaluation. `json_value` turns a Python value into that JSON value, and the rest
+follow the service's helpers in `rust/feature-flags/src/properties/property_matching.rs`
+(PostHog/posthog@02469d424c854adb33445127f6b4075a948a930f): `to_string_representation`,
+`is_truthy_property_value`, `is_truthy_or_falsy_property_value`, `to_f64_representation`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import json
+import math
 import re
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
-from dateutil.parser import isoparse
-from dateutil.relativedelta import relativedelta
+_MAX_DEPTH = 32  # containers nested deeper than this are cut (the value is the caller's)
+_I64_MIN, _U64_MAX = -(2**63), 2**64 - 1
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
-UTC = timezone.utc
-_MIN_UTC = datetime.min.replace(tzinfo=UTC)
-
-# Our own fixed, linear patterns: the stdlib `re` is fine here (no user-supplied pattern).
-_RELATIVE = re.compile(r"-?([0-9]{1,5})([hdwmy])")
-_BARE_YEAR = re.compile(r"[0-9]{4}")
-# No leading zeros (rejected since posthog-python 7.15.3); at most 18 digits so int() stays cheap.
-_SEMVER = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.(0|[1-9][0-9]{0,17}))?(?:\.(0|[1-9][0-9]{0,17}))?")
-_WILDCARD = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.(0|[1-9][0-9]{0,17}))?\.[*xX]")
-
-Version = tuple[int, int, int]
+# Rust's `str::parse::<f64>` grammar: ASCII digits only, no whitespace, no `_`; `inf`,
+# `infinity` and `nan` in any case. Our own fixed pattern: the stdlib `re` is fine here.
+_RUST_FLOAT = re.compile(
+    r"[+-]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?|[nN][aA][nN])"
+)
 
 
-# --- text and numbers -----------------------------------------------------------------------
+# --- Python value -> JSON value --------------------------------------------------------------
 
 
-def as_text(value: object) -> str:
-    """How a value compares as text: strings as is, everything else in its JSON spelling."""
-    if isinstance(value, str):
+def json_value(value: object, depth: int = 0) -> object:
+    """The JSON value the service would see for `value` (None, bool, int, float, str, list or
+    dict with str keys), converted as the SDK's request encoder converts it."""
+    kind = type(value)
+    if kind is str or kind is bool or kind is int or value is None:
         return value
+    if kind is float:
+        return value if math.isfinite(value) else None  # type: ignore[arg-type]
+    if depth >= _MAX_DEPTH:
+        return "<max depth exceeded>"
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [json_value(v, depth + 1) for v in value]
+    if isinstance(value, enum.Enum):
+        return json_value(value.value, depth + 1)
+    if isinstance(value, (bool, int)):
+        return int(value)
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, (float, Decimal, Fraction)):
+        try:
+            number = float(value)
+        except (OverflowError, ValueError):
+            return None
+        return number if math.isfinite(number) else None
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    try:
+        return str(value)
+    except Exception:
+        return f"<unserializable {kind.__name__}>"
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def float_text(number: float) -> str:
+    """serde_json's spelling of an f64 (ryu): `1.0`, `1e-7`, `1e16`, `0.00001`, `-0.0`."""
+    if number == 0:
+        return "-0.0" if math.copysign(1.0, number) < 0 else "0.0"
+    if not math.isfinite(number):
+        return "null"  # serde_json cannot hold them; never reached for JSON values
+    text = repr(number)
+    sign = ""
+    if text[0] == "-":
+        sign, text = "-", text[1:]
+    mantissa, _, exponent = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = (whole + fraction).lstrip("0")
+    point = len(whole) + int(exponent or 0) - (len(whole + fraction) - len(digits))
+    digits = digits.rstrip("0") or "0"
+    # `point`: digits[:point] before the decimal point (may be <= 0 or > len(digits)).
+    length = len(digits)
+    if length <= point <= 16:
+        return f"{sign}{digits}{'0' * (point - length)}.0"
+    if 0 < point <= 16:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    if -5 < point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    exp = point - 1
+    if length == 1:
+        return f"{sign}{digits}e{exp}"
+    return f"{sign}{digits[0]}.{digits[1:]}e{exp}"
+
+
+def _number_text(value: int | float) -> str:
+    if type(value) is int or (isinstance(value, int) and not isinstance(value, bool)):
+        if _I64_MIN <= value <= _U64_MAX:
+            return str(value)
+        try:
+            return float_text(float(value))  # serde reads a longer integer as an f64
+        except OverflowError:
+            return "null"
+    return float_text(float(value))
+
+
+def _json_text(value: object) -> str:
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
     if value is True:
         return "true"
     if value is False:
         return "false"
     if value is None:
         return "null"
-    if isinstance(value, (list, tuple, dict)):
-        try:
-            return json.dumps(
-                value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-            )
-        except (TypeError, ValueError, RecursionError):
-            # Mixed key types, a cycle, or an int too long to print: equal to no filter value.
-            return f"<unprintable {type(value).__name__}>"
-    try:
-        return str(value)
-    except ValueError:  # an int too long to print (Python's int_max_str_digits)
-        return f"<{type(value).__name__}>"
+    if isinstance(value, (int, float)):
+        return _number_text(value)
+    if isinstance(value, list):
+        return "[" + ",".join(_json_text(v) for v in value) + "]"
+    if isinstance(value, dict):
+        items = sorted(value.items())  # serde_json's map is ordered by key
+        return "{" + ",".join(f"{_json_text(k)}:{_json_text(v)}" for k, v in items) + "}"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def as_text(value: object) -> str:
+    """`to_string_representation`: a string as is, anything else as compact JSON."""
+    kind = type(value)
+    if kind is str:
+        return value  # type: ignore[return-value]
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is int or kind is float:
+        return _number_text(value)  # type: ignore[arg-type]
+    converted = json_value(value)
+    if isinstance(converted, str):
+        return converted
+    return _json_text(converted)
+
+
+def ascii_lower(text: str) -> str:
+    """Rust's `to_ascii_lowercase`: only A-Z change (the text operators use it)."""
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+# --- truth values ------------------------------------------------------------------------------
 
 
 def is_truthy(value: object, depth: int = 0) -> bool:
-    """PostHog's recursive truthiness: true, "true" in any case, or a list of truthy values."""
+    """`is_truthy_property_value`: true, "true" in any case, or a list of truthy values."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
         return value.lower() == "true"
-    if isinstance(value, (list, tuple)) and depth < 32:  # bounded: the value is the caller's
+    if isinstance(value, (list, tuple)) and depth < _MAX_DEPTH:
         return all(is_truthy(item, depth + 1) for item in value)
     return False
 
 
+def is_boolean_like(value: object, depth: int = 0) -> bool:
+    """`is_truthy_or_falsy_property_value`: a boolean, "true"/"false" in any case, or a list of
+    such values (nested lists and `[]` included)."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.lower() in ("true", "false")
+    if isinstance(value, (list, tuple)) and depth < _MAX_DEPTH:
+        return all(is_boolean_like(item, depth + 1) for item in value)
+    return False
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
 def to_number(value: object) -> float | None:
-    """A number, or a string holding exactly a decimal number; booleans are not numbers."""
-    if isinstance(value, bool):
+    """`to_f64_representation`: a JSON number as f64, else its text parsed as Rust parses an
+    f64 (so `"inf"` and `"NaN"` are numbers, `" 12"` and `"١٢"` are not); None otherwise."""
+    kind = type(value)
+    if kind is float:
+        number: float = value  # type: ignore[assignment]
+        return number if math.isfinite(number) else None
+    if kind is int:
+        try:
+            return float(value)  # type: ignore[arg-type]
+        except OverflowError:
+            return None
+    if kind is not str:
+        value = json_value(value)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return to_number(value)
+        value = as_text(value)
+    text: str = value  # type: ignore[assignment]
+    if not text or not text.isascii() or "_" in text or len(text) > 1000:
         return None
-    if isinstance(value, (int, float, Decimal, Fraction)):
-        try:
-            return float(value)
-        except (OverflowError, ValueError):  # huge ints; Decimal("sNaN")
-            return None
-    if isinstance(value, str) and value and value == value.strip() and "_" not in value:
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
-# --- dates -----------------------------------------------------------------------------------
-
-
-def parse_datetime(text: str, now: datetime) -> datetime | None:
-    """Parse an absolute date or datetime as posthog-python HEAD does; the result is UTC-aware.
-
-    Accepts ISO 8601 (with `Z`, a ` UTC` suffix or `±hh:mm`). A bare four-digit year means that
-    year with today's month and day (old dateutil behaviour that HEAD keeps). Naive means UTC.
-    """
-    s = text.strip()
-    if _BARE_YEAR.fullmatch(s):
-        year = int(s)
-        if year < 1:
-            return None
-        day = now.day
-        if now.month == 2 and day == 29 and not _is_leap(year):
-            day = 28
-        return datetime(year, now.month, day, tzinfo=UTC)
-    if s.endswith(" UTC"):
-        s = s[:-4] + "+00:00"
-    elif s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
+    if text[0].isspace() or text[-1].isspace():
+        return None
     try:
-        parsed = datetime.fromisoformat(s)
+        number = float(text)  # on ASCII without `_` or outer spaces: Rust's grammar exactly
     except ValueError:
-        # fromisoformat is narrower on Python 3.10; isoparse gives every version the same ISO set.
-        try:
-            parsed = isoparse(s)
-        except (ValueError, OverflowError):
-            return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def _is_leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
-
-
-@dataclass(frozen=True, slots=True)
-class DateOperand:
-    """A flag's date value: absolute (parsed once), relative ("-7d") or a bare year (both need
-    `now`, so they are resolved per evaluation)."""
-
-    absolute: datetime | None = None
-    amount: int = 0
-    unit: str = ""
-    bare_year: str = ""
-
-    def at(self, now: datetime) -> datetime | None:
-        if self.absolute is not None:
-            return self.absolute
-        if self.bare_year:
-            return parse_datetime(self.bare_year, now)
-        return _relative_to(now, self.amount, self.unit)
-
-
-def _relative_to(now: datetime, amount: int, unit: str) -> datetime:
-    """`now` minus `amount` units. Months and years are calendar subtractions clamped to the end
-    of the month (relativedelta), so -1m on March 31 is the last day of February."""
-    now = now if now.tzinfo is not None else now.replace(tzinfo=UTC)
-    delta: timedelta | relativedelta
-    if unit == "h":
-        delta = timedelta(hours=amount)
-    elif unit == "d":
-        delta = timedelta(days=amount)
-    elif unit == "w":
-        delta = timedelta(weeks=amount)
-    elif unit == "m":
-        delta = relativedelta(months=amount)
-    else:
-        delta = relativedelta(years=amount)
-    try:
-        result: datetime = now - delta
-    except (ValueError, OverflowError):
-        # Before year 1: earlier than any representable date, so clamp instead of failing.
-        return _MIN_UTC
-    return result
-
-
-def parse_date_operand(value: object) -> DateOperand | None:
-    """Parse a flag's `is_date_before`/`is_date_after` value, or None if unreadable.
-
-    Relative dates match `-?N[hdwmy]` and always mean "now minus N units" (the sign is ignored);
-    N >= 10000 is rejected, as in posthog-python.
-    """
-    if not isinstance(value, str):
         return None
-    s = value.strip()
-    m = _RELATIVE.fullmatch(s)
-    if m is not None:
-        amount = int(m.group(1))
-        return None if amount >= 10000 else DateOperand(amount=amount, unit=m.group(2))
-    if _BARE_YEAR.fullmatch(s):
-        return DateOperand(bare_year=s)
-    # `now` only matters for bare years, handled above; any placeholder works here.
-    parsed = parse_datetime(s, _MIN_UTC)
-    return None if parsed is None else DateOperand(absolute=parsed)
-
-
-def override_datetime(value: object, now: datetime) -> datetime | date | None:
-    """Read a caller's date property: datetime (naive = UTC), date, ISO string, or a number of
-    seconds since the epoch (what the PostHog server does with numbers)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str):
-        return parse_datetime(value, now)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, tz=UTC)
-        except (ValueError, OverflowError, OSError):
-            return None
-    return None
-
-
-# --- semantic versions -----------------------------------------------------------------------
-
-
-def _core(text: str) -> str:
-    """Strip whitespace, a `v` prefix and any `-pre-release` / `+build` suffix."""
-    s = text.strip()
-    if s[:1] in ("v", "V"):
-        s = s[1:]
-    for sep in ("-", "+"):
-        cut = s.find(sep)
-        if cut != -1:
-            s = s[:cut]
-    return s
-
-
-def parse_semver(value: object) -> Version | None:
-    """`major.minor.patch`, missing parts = 0, leading zeros rejected; None when invalid."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        if not -(10**18) < value < 10**18:
-            return None
-        value = str(value)
-    if not isinstance(value, str):
-        return None
-    m = _SEMVER.fullmatch(_core(value))
-    if m is None:
-        return None
-    major, minor, patch = m.groups()
-    return int(major), int(minor or 0), int(patch or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class VersionRange:
-    """Half-open [lower, upper) range for the tilde, caret and wildcard operators."""
-
-    lower: Version
-    upper: Version
-
-    def __contains__(self, version: object) -> bool:
-        return isinstance(version, tuple) and self.lower <= version < self.upper
-
-
-def tilde_range(value: object) -> VersionRange | None:
-    """`~1.2.3` means [1.2.3, 1.3.0). The leading `~` is optional."""
-    if isinstance(value, str):
-        value = value.strip().removeprefix("~")
-    v = parse_semver(value)
-    return None if v is None else VersionRange(v, (v[0], v[1] + 1, 0))
-
-
-def caret_range(value: object) -> VersionRange | None:
-    """`^1.2.3` means [1.2.3, 2.0.0); with a zero major the next minor, then the next patch."""
-    if isinstance(value, str):
-        value = value.strip().removeprefix("^")
-    v = parse_semver(value)
-    if v is None:
-        return None
-    if v[0] > 0:
-        upper = (v[0] + 1, 0, 0)
-    elif v[1] > 0:
-        upper = (0, v[1] + 1, 0)
-    else:
-        upper = (0, 0, v[2] + 1)
-    return VersionRange(v, upper)
-
-
-def wildcard_range(value: object) -> VersionRange | None:
-    """`1.*` means [1.0.0, 2.0.0) and `1.2.*` means [1.2.0, 1.3.0); `x` works like `*`."""
-    if not isinstance(value, str):
-        return None
-    s = value.strip()
-    if s[:1] in ("v", "V"):
-        s = s[1:]
-    m = _WILDCARD.fullmatch(s)
-    if m is None:
-        return None
-    major, minor = int(m.group(1)), m.group(2)
-    if minor is None:
-        return VersionRange((major, 0, 0), (major + 1, 0, 0))
-    return VersionRange((major, int(minor), 0), (major, int(minor) + 1, 0))
+    if number != number and _RUST_FLOAT.fullmatch(text) is None:
+        return None  # defensive: only the spellings of NaN Rust reads
+    return number

@@ -2,37 +2,27 @@
 
 `build_matcher(operator, value, matching_version)` turns a filter's operator and value into a
 small closure `matcher(property_value, now) -> True | False | Unknown`, with every operand
-(casefolded strings, compiled regexes, numbers, dates, versions) prepared up front, because
-evaluation runs on request paths. It returns an `Unknown` instead when the filter itself cannot
-be evaluated locally.
+prepared up front, because evaluation runs on request paths. It returns an `Unknown` instead
+when the filter itself cannot be evaluated locally. The evaluator handles a *missing* key
+(undecided: the server may know the property); a present value, None included, is matched.
 
-The evaluator handles a *missing* key (undecided) and a `None` value (`outcome_for_none`) before
-calling a matcher, so matchers only ever see a present, non-None value.
-
-Semantics follow posthog-python v7/HEAD (see the protocol reference §2.5), with these deliberate
-changes where the SDK disagreed with the PostHog server, which is what remote evaluation answers:
-- gt/gte/lt/lte compare numerically after coercing numeric strings; a side that is not a number
-  (or a boolean) does not match. The SDK compared strings lexicographically ("10" < "9").
-- Booleans, None and containers are spelled as JSON (`true`, `null`, `["a"]`) when compared as
-  text, as the server does; case-insensitive equality is unchanged (`True` still equals "true").
-- Regexes run on RE2 (linear time: no ReDoS). Patterns RE2 cannot compile but Python's `re` can
-  (lookaround, backreferences) are server-only syntax: undecided, so the server decides. A pattern
-  neither engine accepts is invalid and matches nothing, for `regex` and `not_regex` alike (as in
-  the SDK and the server).
-
-`property_matching_version` (the definitions payload's top-level field) changes `exact`/`is_not`:
-- 1 or missing: posthog-python §2.5 — case-insensitive text equality; a list filter matches when
-  any element is equal; so an empty list filter matches nothing.
-- 2: PostHog's "explicit" matching (PostHog/posthog PR #90694 "fix(flags): make exact boolean
-  matching explicit", the sdk-specs contract PR #59, and the table pinned in posthog-js's core tests
-  for `propertyMatchingVersion`): normalized scalar equality (JSON spelling, lower-cased), member
-  equality for a non-empty list filter, and for an EMPTY list filter the "recursive truthiness"
-  rule: it matches when the property is truthy (true, "true" in any case, or a list whose elements
-  are all truthy, recursively: so `[]` matches `[]` and `true`, not `false`, `0` or "banana").
-  `is_not` is the complement of `exact` for a present property.
-  Note: the *server's* version-1 matcher differs from §2.5 (it coerces boolean-like filters to
-  truthiness, so `exact false` matches "banana"); version 1 here follows §2.5 as specified.
-Any other version number is treated as 1, as every official SDK does.
+Semantics are the flag service's `match_property`
+(`rust/feature-flags/src/properties/property_matching.rs`,
+PostHog/posthog@02469d424c854adb33445127f6b4075a948a930f); the service turns every error
+(a value that is not a number, a date or a version) into "condition does not match"
+(`flags/flag_matching.rs` @00c5d0b71e7a43e5e9cf700b21a38882212aa22a: `unwrap_or(false)`), so
+those are decided False here too. In short:
+- A null filter value never matches, for any operator (negated ones included).
+- A None property is the text `null` (`to_string_representation`).
+- `exact`/`is_not`, `property_matching_version` missing or anything but 2 (legacy): a
+  boolean-like filter value (true/false, "true"/"false" in any case, or a list of those, `[]`
+  included) compares truthiness; a list is membership; else text equality after Unicode
+  lower-casing (`str.lower`, not casefold). Version 2 (explicit, PostHog PR #90694 and the
+  SDK contract tables): scalar text equality and list membership, `[]` still truthiness.
+  `is_not` is the complement.
+- Text operators lower-case ASCII only; a list filter value is searched as its JSON text.
+- `gt`/`gte`/`lt`/`lte`/`between`: both sides as Rust reads an f64; otherwise false.
+- Dates: `dates`; semantic versions: `semver`; regexes: `regex`.
 """
 
 from __future__ import annotations
@@ -40,48 +30,28 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from .operands import (
-    VersionRange,
-    as_text,
-    caret_range,
-    is_truthy,
-    override_datetime,
-    parse_date_operand,
-    parse_semver,
-    tilde_range,
-    to_number,
-    wildcard_range,
-)
+from .dates import UNSURE, Relative, parse_date_text, property_date
+from .operands import as_text, ascii_lower, is_boolean_like, is_truthy, to_number
 from .regex import MAX_REGEX_SUBJECT, regex_matcher
+from .semver import matches, range_requirement, to_version
 from .unresolved import Outcome, Unknown, UnresolvedReason, brief
 
 Matcher = Callable[[object, datetime], Outcome]
 
-STRING_OPERATORS = frozenset(
-    {
-        "icontains",
-        "not_icontains",
-        "starts_with",
-        "not_starts_with",
-        "ends_with",
-        "not_ends_with",
-    }
+TEXT_OPERATORS = frozenset(
+    {"icontains", "not_icontains", "starts_with", "not_starts_with", "ends_with", "not_ends_with"}
 )
 SEMVER_OPERATORS = frozenset(
     {"semver_eq", "semver_neq", "semver_gt", "semver_gte", "semver_lt", "semver_lte"}
 )
 SEMVER_RANGE_OPERATORS = frozenset({"semver_tilde", "semver_caret", "semver_wildcard"})
+DATE_OPERATORS = frozenset({"is_date_before", "is_date_after", "is_date_exact"})
+# Operators the service knows but rejects on a property filter (an error: no match).
+_REJECTED = frozenset({"in", "not_in", "flag_evaluates_to"})
 
 
 def _unsupported(detail: str) -> Unknown:
     return Unknown(UnresolvedReason.UNSUPPORTED_DEFINITION, detail)
-
-
-def _invalid(detail: str) -> Unknown:
-    return Unknown(UnresolvedReason.INVALID_PROPERTY_VALUE, detail)
-
-
-# --- text normalisation ----------------------------------------------------------------------
 
 
 def _negate(matcher: Matcher) -> Matcher:
@@ -99,186 +69,219 @@ def _always(result: bool) -> Matcher:
     return constant
 
 
-# --- operator builders -----------------------------------------------------------------------
+NEVER = _always(False)
 
 
-def _exact(value: object, matching_version: int) -> Matcher | Unknown:
-    if value is None:
-        return _unsupported("exact filter with a null value")
-    if matching_version == 2:
-        if isinstance(value, list) and not value:
+# --- operator builders -------------------------------------------------------------------------
 
-            def truthy(prop: object, now: datetime) -> Outcome:
-                return is_truthy(prop)
 
-            return truthy
-        fold: Callable[[str], str] = str.lower  # the server lower-cases (Rust to_lowercase)
-    else:
-        fold = str.casefold  # posthog-python v7 casefolds
+def _exact(value: object, matching_version: int) -> Matcher:
+    if (matching_version != 2 and is_boolean_like(value)) or value == []:
+        target = is_truthy(value)
+
+        def truthy(prop: object, now: datetime) -> Outcome:
+            return is_truthy(prop) is target
+
+        return truthy
     if isinstance(value, list):
-        targets = frozenset(fold(as_text(item)) for item in value)
+        targets = frozenset(as_text(item).lower() for item in value)
 
         def member(prop: object, now: datetime) -> Outcome:
-            return fold(as_text(prop)) in targets
+            return as_text(prop).lower() in targets
 
         return member
-    target = fold(as_text(value))
+    target_text = as_text(value).lower()
 
     def equal(prop: object, now: datetime) -> Outcome:
-        return fold(as_text(prop)) == target
+        return as_text(prop).lower() == target_text
 
     return equal
 
 
-def _text_operator(operator: str, value: object) -> Matcher | Unknown:
-    if value is None or isinstance(value, (list, dict)):
-        return _unsupported(f"{operator} filter value must be a scalar")
-    needle = as_text(value).casefold()
+def _text_operator(operator: str, value: object) -> Matcher:
+    needle = ascii_lower(as_text(value))
     base = operator.removeprefix("not_")
     if base == "icontains":
 
         def contains(prop: object, now: datetime) -> Outcome:
-            return needle in as_text(prop).casefold()
+            return needle in ascii_lower(as_text(prop))
 
         matcher: Matcher = contains
     elif base == "starts_with":
 
         def starts(prop: object, now: datetime) -> Outcome:
-            return as_text(prop).casefold().startswith(needle)
+            return ascii_lower(as_text(prop)).startswith(needle)
 
         matcher = starts
     else:
 
         def ends(prop: object, now: datetime) -> Outcome:
-            return as_text(prop).casefold().endswith(needle)
+            return ascii_lower(as_text(prop)).endswith(needle)
 
         matcher = ends
     return _negate(matcher) if operator.startswith("not_") else matcher
 
 
-def _numeric(operator: str, value: object) -> Matcher | Unknown:
+def _icontains_multi(operator: str, value: object) -> Matcher | Unknown:
+    if not isinstance(value, list):
+        return _unsupported(f"{operator} needs a list value")
+    needles = tuple(ascii_lower(as_text(item)) for item in value)
+
+    def contains_any(prop: object, now: datetime) -> Outcome:
+        text = ascii_lower(as_text(prop))
+        return any(needle in text for needle in needles)
+
+    return _negate(contains_any) if operator.startswith("not_") else contains_any
+
+
+def _numeric(operator: str, value: object) -> Matcher:
     bound = to_number(value)
     if bound is None:
-        # The server refuses to compare a non-numeric filter value (no match); mirror it.
-        return _always(False)
-    if operator == "gt":
+        return NEVER  # "filter value is not a number": an error, so no match
+    compare: Callable[[float], bool] = {
+        "gt": bound.__lt__,  # property > bound  <=>  bound < property
+        "gte": bound.__le__,
+        "lt": bound.__gt__,
+        "lte": bound.__ge__,
+    }[operator]
 
-        def gt(prop: object, now: datetime) -> Outcome:
-            n = to_number(prop)
-            return n is not None and n > bound
+    def numeric(prop: object, now: datetime) -> Outcome:
+        number = to_number(prop)
+        return number is not None and compare(number)
 
-        return gt
-    if operator == "gte":
+    return numeric
 
-        def gte(prop: object, now: datetime) -> Outcome:
-            n = to_number(prop)
-            return n is not None and n >= bound
 
-        return gte
-    if operator == "lt":
+def _between(operator: str, value: object) -> Matcher:
+    bounds = [to_number(v) for v in value] if isinstance(value, list) else []
+    if len(bounds) != 2 or None in bounds:
+        return NEVER
+    low, high = bounds
+    assert low is not None and high is not None
+    if not low <= high:  # also NaN
+        return NEVER
+    inside = operator == "between"
 
-        def lt(prop: object, now: datetime) -> Outcome:
-            n = to_number(prop)
-            return n is not None and n < bound
+    def between(prop: object, now: datetime) -> Outcome:
+        number = to_number(prop)
+        if number is None or number != number:  # not a number, or NaN: false for both
+            return False
+        return (low <= number <= high) is inside
 
-        return lt
-
-    def lte(prop: object, now: datetime) -> Outcome:
-        n = to_number(prop)
-        return n is not None and n <= bound
-
-    return lte
+    return between
 
 
 def _date(operator: str, value: object) -> Matcher | Unknown:
-    operand = parse_date_operand(value)
+    if not isinstance(value, str):
+        return NEVER
+    operand = parse_date_text(value)
     if operand is None:
-        return _unsupported(f"{operator} value {brief(value)} is not a date or relative date")
-    before = operator == "is_date_before"
-    unreadable = _invalid(f"{operator}: property is not a date, datetime or ISO 8601 string")
+        return NEVER
+    unsure = Unknown(
+        UnresolvedReason.INVALID_PROPERTY_VALUE,
+        f"{operator}: the property's date is read by the server only",
+    )
+    unsure_filter = _unsupported(f"{operator} value {brief(value)} is read by the server only")
+    before, after = operator == "is_date_before", operator == "is_date_after"
 
     def compare(prop: object, now: datetime) -> Outcome:
-        target = operand.at(now)
-        theirs = override_datetime(prop, now)
-        if target is None or theirs is None:
-            return unreadable
-        if isinstance(theirs, datetime):
-            return theirs < target if before else theirs > target
-        day = target.date()  # a plain date compares on the calendar day
-        return theirs < day if before else theirs > day
+        mine = property_date(prop, now)
+        if mine is None:
+            return False  # the service reads the property first: not a date, no match
+        if operand is UNSURE:
+            return unsure_filter
+        target = operand.at(now) if isinstance(operand, Relative) else operand
+        if mine is UNSURE or target is UNSURE:
+            return unsure
+        if target is None:
+            return False
+        assert isinstance(mine, int) and isinstance(target, int)
+        if before:
+            return mine < target
+        return mine > target if after else mine == target
 
     return compare
 
 
 def _semver(operator: str, value: object) -> Matcher | Unknown:
-    unreadable = _invalid(f"{operator}: property is not a version like 1.2.3")
+    text = as_text(value)
     if operator in SEMVER_RANGE_OPERATORS:
-        builder = {
-            "semver_tilde": tilde_range,
-            "semver_caret": caret_range,
-            "semver_wildcard": wildcard_range,
-        }[operator]
-        bounds: VersionRange | None = builder(value)
-        if bounds is None:
-            return _unsupported(f"{operator} value {brief(value)} is not a version range")
+        core = text.split("-")[0].split("+")[0]
+        if operator != "semver_wildcard" and any(c in core for c in "*xX"):
+            # `~1.*`: the semver crate's reading differs between versions; the server decides
+            # (a property that is not a version is false first, as in the service).
+            mixed = _unsupported(f"{operator} value {brief(value)} mixes a range and a wildcard")
+
+            def mixed_range(prop: object, now: datetime) -> Outcome:
+                return False if to_version(as_text(prop)) is None else mixed
+
+            return mixed_range
+        requirement = range_requirement(operator, text)
+        if requirement is None:
+            return NEVER
 
         def in_range(prop: object, now: datetime) -> Outcome:
-            version = parse_semver(prop)
-            return unreadable if version is None else version in bounds
+            version = to_version(as_text(prop))
+            return version is not None and matches(requirement, version)
 
         return in_range
-    target = parse_semver(value)
+    target = to_version(text)
     if target is None:
-        return _unsupported(f"{operator} value {brief(value)} is not a valid version")
-    compare: Callable[[tuple[int, int, int]], bool] = {
-        "semver_eq": target.__eq__,
-        "semver_neq": target.__ne__,
-        "semver_gt": target.__lt__,  # property > target  <=>  target < property
-        "semver_gte": target.__le__,
-        "semver_lt": target.__gt__,
-        "semver_lte": target.__ge__,
+        return NEVER
+    key = target.key
+    compare: Callable[[tuple[object, ...]], bool] = {
+        "semver_eq": key.__eq__,
+        "semver_neq": key.__ne__,
+        "semver_gt": key.__lt__,  # property > target  <=>  target < property
+        "semver_gte": key.__le__,
+        "semver_lt": key.__gt__,
+        "semver_lte": key.__ge__,
     }[operator]
 
     def semver(prop: object, now: datetime) -> Outcome:
-        version = parse_semver(prop)
-        return unreadable if version is None else compare(version)
+        version = to_version(as_text(prop))
+        return version is not None and compare(version.key)
 
     return semver
 
 
 def build_matcher(operator: str, value: object, matching_version: int = 1) -> Matcher | Unknown:
     """Compile one property filter; an `Unknown` means the filter cannot be evaluated locally."""
-    if operator in ("exact", "is_not"):
-        exact = _exact(value, matching_version)
-        if isinstance(exact, Unknown) or operator == "exact":
-            return exact
-        return _negate(exact)
     if operator == "is_set":
         return _always(True)  # the evaluator only calls matchers for present keys
     if operator == "is_not_set":
-        return _always(False)  # present => set; a missing key stays undecided (§3)
-    if operator in STRING_OPERATORS:
+        return _always(False)  # present (None included) => set; missing stays undecided
+    if operator in _REJECTED:
+        return NEVER
+    if value is None:
+        known = (
+            operator in ("exact", "is_not", "regex", "not_regex", "gt", "gte", "lt", "lte")
+            or operator in TEXT_OPERATORS
+            or operator in SEMVER_OPERATORS
+            or operator in SEMVER_RANGE_OPERATORS
+            or operator in DATE_OPERATORS
+            or operator in ("icontains_multi", "not_icontains_multi", "between", "not_between")
+        )
+        if known:
+            return NEVER  # a null filter value never matches, negated operators included
+    if operator in ("exact", "is_not"):
+        exact = _exact(value, matching_version)
+        return exact if operator == "exact" else _negate(exact)
+    if operator in TEXT_OPERATORS:
         return _text_operator(operator, value)
     if operator in ("regex", "not_regex"):
         return regex_matcher(operator, value)
     if operator in ("gt", "gte", "lt", "lte"):
         return _numeric(operator, value)
-    if operator in ("is_date_before", "is_date_after"):
+    if operator in ("between", "not_between"):
+        return _between(operator, value)
+    if operator in ("icontains_multi", "not_icontains_multi"):
+        return _icontains_multi(operator, value)
+    if operator in DATE_OPERATORS:
         return _date(operator, value)
     if operator in SEMVER_OPERATORS or operator in SEMVER_RANGE_OPERATORS:
         return _semver(operator, value)
     return _unsupported(f"operator {brief(operator)} is not supported locally")
-
-
-def outcome_for_none(operator: str, matcher: Matcher) -> Outcome:
-    """The result for a property passed explicitly as None.
-
-    As in posthog-python: False for every operator except `is_not`, which is the complement of
-    `exact`. `is_set`/`is_not_set` follow the server: a key present with a null value is set.
-    """
-    if operator == "is_not":
-        return matcher(None, datetime.min)
-    return operator == "is_set"
 
 
 __all__ = [
@@ -287,6 +290,5 @@ __all__ = [
     "as_text",
     "build_matcher",
     "is_truthy",
-    "outcome_for_none",
     "to_number",
 ]

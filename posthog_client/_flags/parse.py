@@ -49,6 +49,10 @@ def _percentage(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _is_v1(version: object) -> bool:
+    return isinstance(version, (int, float)) and not isinstance(version, bool) and version == 1
+
+
 class _Parser(FilterParser):
     def __init__(self, matching_version: int) -> None:
         self.problems: list[str] = []
@@ -128,8 +132,18 @@ class _Parser(FilterParser):
         holdout = self.holdout(filters.get("holdout"), problems)
         flag_id, version = raw.get("id"), raw.get("version")
         broken = unsupported(f"flag {key!r}: {'; '.join(problems)}") if problems else None
+        if active is False or active is None:
+            broken = None  # an inactive flag is false whatever else it holds
         if broken is not None:
             self.note(broken.detail)
+        newer = None
+        if "version" in filters and not _is_v1(filters["version"]):
+            # PostHog/posthog rust/feature-flags/src/flags/config_format.rs
+            # @16b7a9040c406e44e25810900ef84404ea9099c1 `is_v1_version`: absent or 1 only.
+            newer = unsupported(
+                f"flag {key!r}: filters.version {brief(filters['version'])} "
+                "(Feature Flag Rules v2 or later) is evaluated by the server only"
+            )
         return FlagDefinition(
             key=key,
             id=as_int(flag_id),
@@ -147,6 +161,7 @@ class _Parser(FilterParser):
             feature_enrollment=filters.get("feature_enrollment") is True,
             super_condition=super_condition,
             unsupported=broken,
+            newer_format=newer,
         )
 
     def variants(self, raw: object, problems: list[str]) -> tuple[Variant, ...]:

@@ -18,7 +18,7 @@ from .model import (
     PropertyFilter,
     PropertyGroup,
 )
-from .operators import build_matcher, outcome_for_none
+from .operators import build_matcher
 from .unresolved import Unknown, UnresolvedReason, brief
 
 
@@ -87,7 +87,6 @@ class FilterParser:
             group_type_index=as_int(group_index),
             negation=negation,
             matcher=matcher,
-            on_none=outcome_for_none(operator, matcher),
             on_missing=Unknown(UnresolvedReason.MISSING_PROPERTY, missing),
         )
 

@@ -117,11 +117,16 @@ def parse_response(data: object) -> RemoteFlags | None:
     )
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def decode_payload(raw: str | None) -> Any:
-    """A payload's JSON text decoded; text that is not JSON is returned as it is."""
+    """A payload's JSON text decoded; None when it is not JSON (`NaN` and `Infinity`
+    included), as PostHog's sdk-specs require: never the raw text."""
     if raw is None:
         return None
     try:
-        return json.loads(raw)
-    except ValueError:
-        return raw
+        return json.loads(raw, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return None

@@ -81,7 +81,9 @@ class FlagResolver:
             self._report(result, query)
         return result.value
 
-    def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult:
+    def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult | None:
+        """The flag's result; None for a flag that exists nowhere (PostHog's sdk-specs
+        `get-feature-flag-result.feature`), with the diagnosis in the debug log."""
         outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
         if isinstance(outcome, Decided):
             result = _local_result(outcome)
@@ -89,6 +91,9 @@ class FlagResolver:
             result = self._undecided(key, query, outcome)
         if send_event:
             self._report(result, query)
+        if result.value is None and _missing_everywhere(result, outcome):
+            logger.debug("posthog_client: flag %r: %s", key, result.reason)
+            return None
         return result
 
     def _undecided(self, key: str, query: Query, outcome: Undecided) -> FlagResult:
@@ -306,6 +311,14 @@ class FlagResolver:
                 if why is not None:
                     results[key] = _with_unresolved(results[key], why)
         return results
+
+
+def _missing_everywhere(result: FlagResult, outcome: Decided | Undecided) -> bool:
+    """Unknown locally and, when the server was asked, unknown there too."""
+    if not isinstance(outcome, Undecided):
+        return False
+    locally_unknown = outcome.reason.value in ("flag_not_found", "no_definitions")
+    return locally_unknown and (result.error is None or "flag_missing" in result.error)
 
 
 def _local_result(outcome: Decided) -> FlagResult:

@@ -135,9 +135,10 @@ class FlagService:
                 from .remote import decode_payload
 
                 return decode_payload(flag.payload_for(match_value))
-        send = options.get("send_feature_flag_events", True)
-        result = self.resolver.resolve(key, query, send)
-        if match_value is not None and result.value != match_value:
+        # A payload lookup never sends $feature_flag_called by itself (PostHog's sdk-specs,
+        # get-feature-flag-payload.feature).
+        result = self.resolver.resolve(key, query, False)
+        if result is None or (match_value is not None and result.value != match_value):
             return None
         return result.payload
 
