@@ -70,6 +70,7 @@ class Client:
         debug: bool = Config.debug,
         disable_geoip: bool = Config.disable_geoip,
         historical_migration: bool = Config.historical_migration,
+        capture_mode: str = Config.capture_mode,
         on_error: OnError | None = None,
         before_send: BeforeSend | list[BeforeSend] | None = None,
         session: requests.Session | None = None,

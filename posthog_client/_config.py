@@ -56,6 +56,7 @@ class Config:
     debug: bool = False
     disable_geoip: bool = True
     historical_migration: bool = False
+    capture_mode: str = "v1"  # "v1": /i/v1/analytics/events; "v0": /batch/ (older self-hosted)
     on_error: OnError | None = None
     before_send: tuple[BeforeSend, ...] = ()
 
@@ -127,6 +128,20 @@ def normalize_host(value: object) -> str:
     return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
+_CAPTURE_MODES = {"v1": "v1", "analytics_v1": "v1", "v0": "v0", "legacy": "v0"}
+
+
+def _check_capture_mode(value: object) -> str:
+    """``"v1"`` (default) or ``"v0"``; the official SDK's spellings are accepted too."""
+    mode = getattr(value, "value", value)  # an enum member of the official SDK's CaptureMode
+    if not isinstance(mode, str):
+        raise ConfigTypeError(f"capture_mode must be 'v1' or 'v0', got {type(value).__name__}")
+    try:
+        return _CAPTURE_MODES[mode.strip().lower()]
+    except KeyError:
+        raise ConfigError(f"capture_mode must be 'v1' or 'v0', got {mode!r}") from None
+
+
 def _check_hooks(value: object) -> tuple[BeforeSend, ...]:
     if value is None:
         return ()
@@ -168,6 +183,8 @@ def make_config(api_key: object, **options: Any) -> Config:
     for name in (*seconds, "poll_interval", "exit_timeout"):
         if name in options:
             values[name] = _check_seconds(name, options[name])
+    if "capture_mode" in options:
+        values["capture_mode"] = _check_capture_mode(options["capture_mode"])
     on_error = options.get("on_error")
     if on_error is not None and not callable(on_error):
         raise ConfigTypeError("on_error must be a callable taking (exception, events)")

@@ -12,6 +12,8 @@ other public method logs and returns a neutral value instead. The tree::
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class PostHogError(Exception):
     """Base class of every exception defined by posthog_client."""
@@ -33,10 +35,33 @@ class APIError(PostHogError):
     excerpt of the server's answer.
     """
 
-    def __init__(self, status: int | None, message: str) -> None:
+    def __init__(
+        self,
+        status: int | None,
+        message: str,
+        *,
+        reason: str | None = None,
+        request_id: str | None = None,
+        attempts: int = 0,
+        uuids: Sequence[str] = (),
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.reason = reason  # the drop reason counted in stats(): "rejected_4xx", ...
+        self.request_id = request_id  # capture v1: the PostHog-Request-Id of the batch
+        self.attempts = attempts
+        self.uuids = list(uuids)  # of the events given up on
+
+    @property
+    def retry_exhausted(self) -> list[str]:
+        """Uuids given up on after their last retry (as the official SDK's capture v1 error)."""
+        return self.uuids if self.reason == "retries_exhausted" else []
+
+    @property
+    def drops(self) -> list[tuple[str, str]]:
+        """(uuid, details) of events PostHog's capture v1 answer dropped."""
+        return [(u, self.message) for u in self.uuids] if self.reason == "dropped_by_server" else []
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"

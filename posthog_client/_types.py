@@ -12,6 +12,7 @@ DROP_REASONS = (
     "queue_full",
     "oversize",
     "rejected_4xx",
+    "dropped_by_server",
     "retries_exhausted",
     "shutdown_deadline",
     "before_send",

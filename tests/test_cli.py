@@ -289,4 +289,19 @@ def test_doctor_runs_as_a_module_against_a_real_socket(fake: FakePostHog) -> Non
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"{url} answered like PostHog" in done.stdout
     assert "All good." in done.stdout
-    assert {r.path for r in fake.requests} == {"/flags/", "/flags/definitions"}
+    assert {r.path for r in fake.requests} == {
+        "/flags/",
+        "/flags/definitions",
+        "/i/v1/analytics/events",
+    }
+
+
+def test_doctor_says_which_capture_endpoint_the_host_speaks(fake: FakePostHog) -> None:
+    result = run(with_flags(fake), "doctor")
+    assert "speaks capture v1" in result.out
+    assert not any(r.json and r.json.get("batch") for r in fake.capture_requests)  # no events
+    from posthog_client.testing import FakeResponse
+
+    fake.respond_with(lambda request: FakeResponse(404, b""), path="/i/v1/analytics/events")
+    result = run(fake, "doctor")
+    assert "has no capture v1 endpoint" in result.out and 'capture_mode="v0"' in result.out

@@ -38,7 +38,7 @@ def test_path_prefix_is_kept_on_every_endpoint() -> None:
         client.capture("u1", "e")
         assert client.flush()
         paths = {r.path.partition("?")[0].rstrip("/") for r in fake.requests}
-        assert paths == {"/batch", "/flags", "/flags/definitions"}
+        assert paths == {"/i/v1/analytics/events", "/flags", "/flags/definitions"}
         assert {r.status for r in fake.requests} <= {200, 304}  # never 404
         assert client.stats().sent == 1
 

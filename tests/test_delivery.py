@@ -137,7 +137,7 @@ def gate(fake: FakePostHog) -> Iterator[threading.Event]:
             release.wait(30)
         # None: answered as usual
 
-    fake.respond_with(held, path="/batch/")
+    fake.respond_with(held, path="capture")
     release.entered = entered  # type: ignore[attr-defined]
     yield release
     release.set()

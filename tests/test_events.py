@@ -61,14 +61,13 @@ def test_identify_set_set_once_shapes(fake: FakePostHog) -> None:
     client.set("u1", {"plan": "pro"})
     client.set_once("u1", {"first_seen": "2026-01-01"})
     client.flush()
-    assert sent(fake, 3) == [
-        {"event": "$identify", "distinct_id": "u1", "$set": {"email": "a@b.c"}, "properties": {}},
-        {"event": "$set", "distinct_id": "u1", "$set": {"plan": "pro"}, "properties": {}},
+    assert sent(fake, 3) == [  # as PostHog stores them: person properties in `properties`
+        {"event": "$identify", "distinct_id": "u1", "properties": {"$set": {"email": "a@b.c"}}},
+        {"event": "$set", "distinct_id": "u1", "properties": {"$set": {"plan": "pro"}}},
         {
             "event": "$set_once",
             "distinct_id": "u1",
-            "$set_once": {"first_seen": "2026-01-01"},
-            "properties": {},
+            "properties": {"$set_once": {"first_seen": "2026-01-01"}},
         },
     ]
 
@@ -111,8 +110,33 @@ def test_group_identify_uses_a_fixed_personful_id(fake: FakePostHog) -> None:
     assert all("$process_person_profile" not in e["properties"] for e in events)
 
 
-def test_batch_body_and_headers(fake: FakePostHog) -> None:
+def test_capture_v1_body_and_headers(fake: FakePostHog) -> None:
     client = fake.client(historical_migration=True)
+    client.capture("u1", "e", {"$session_id": "s1", "$process_person_profile": "false"})
+    client.flush()
+    [request] = fake.capture_requests
+    assert request.method == "POST" and request.path == "/i/v1/analytics/events"
+    assert request.header("Authorization") == "Bearer phc_test"
+    assert request.header("PostHog-Sdk-Info") == f"posthog-client/{__version__}"
+    assert request.header("PostHog-Attempt") == "1"
+    uuid.UUID(request.header("PostHog-Request-Id") or "")
+    dt.datetime.fromisoformat(request.header("PostHog-Request-Timestamp") or "")
+    assert request.header("Content-Encoding") == "gzip"
+    assert set(request.json) == {"created_at", "batch", "historical_migration"}
+    [event] = request.json["batch"]
+    assert event["session_id"] == "s1" and event["options"] == {"process_person_profile": False}
+    props = event["properties"]
+    assert "$lib" not in props and "$session_id" not in props
+    assert "$process_person_profile" not in props
+    [stored] = fake.events  # as PostHog stores it: the lifted parts back, $lib from the header
+    assert (
+        stored.properties["$session_id"] == "s1" and stored.properties["$lib"] == "posthog-client"
+    )
+    assert stored.api_key == "phc_test"
+
+
+def test_batch_body_and_headers(fake: FakePostHog) -> None:
+    client = fake.client(historical_migration=True, capture_mode="v0")
     client.capture("u1", "e")
     client.flush()
     [request] = fake.capture_requests
@@ -135,7 +159,7 @@ class _WireFake(FakePostHog):
         self.wire: list[bytes] = []
 
     def handle(self, method, path, query, headers, body):  # type: ignore[no-untyped-def]
-        if path.startswith("/batch"):
+        if path.startswith(("/batch", "/i/v1/analytics/events")):
             self.wire.append(body)
         return super().handle(method, path, query, headers, body)
 
@@ -156,12 +180,15 @@ def test_gzip_can_be_turned_off(fake: FakePostHog) -> None:
     assert fake.events.names() == ["e"]
 
 
-def test_caller_properties_are_never_overwritten(fake: FakePostHog) -> None:
-    client = fake.client()
+@pytest.mark.parametrize("mode", ["v1", "v0"])
+def test_caller_properties_are_never_overwritten(fake: FakePostHog, mode: str) -> None:
+    client = fake.client(capture_mode=mode)
     client.capture("u1", "e", {"$os": "MyOS", "$lib": "mine", "$geoip_disable": False})
     client.flush()
     props = fake.events[0].properties
-    assert props["$os"] == "MyOS" and props["$lib"] == "mine" and props["$geoip_disable"] is False
+    assert props["$os"] == "MyOS" and props["$geoip_disable"] is False
+    # capture v1 has no $lib in the body: PostHog takes it from the PostHog-Sdk-Info header
+    assert props["$lib"] == ("mine" if mode == "v0" else "posthog-client")
 
 
 def test_disable_geoip_option(fake: FakePostHog) -> None:

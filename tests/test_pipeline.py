@@ -14,7 +14,7 @@ def test_uuid_and_timestamp_are_stable_across_retries(fake: FakePostHog) -> None
     client = fake.client()
     client.capture("u1", "paid", {"amount": 10})
     assert client.flush(timeout=5)
-    attempts = fake.requests_to("/batch/")
+    attempts = fake.capture_requests
     assert [r.status for r in attempts] == [503, 503, 200]
     bodies = [r.json["batch"][0] for r in attempts]
     assert len({(e["uuid"], e["timestamp"]) for e in bodies}) == 1
@@ -35,11 +35,16 @@ def test_no_retry_on_client_errors(fake: FakePostHog, status: int) -> None:
     assert stats.dropped[reason] == 1 and stats.pending == 0
 
 
+@pytest.mark.parametrize("mode", ["v1", "v0"])
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
-def test_retryable_statuses(fake: FakePostHog, status: int) -> None:
+def test_retryable_statuses(fake: FakePostHog, status: int, mode: str) -> None:
     fake.fail(status=status, times=1)
-    client = fake.client()
+    client = fake.client(capture_mode=mode)
     client.capture("u1", "e")
+    if status == 429 and mode == "v1":  # terminal on capture v1 (its spec), retried on /batch/
+        assert client.flush(timeout=5) is False
+        assert client.stats().dropped["rejected_4xx"] == 1
+        return
     assert client.flush(timeout=5)
     assert [r.status for r in fake.capture_requests] == [status, 200]
 
@@ -65,7 +70,7 @@ def test_max_retries_gives_exactly_four_attempts(fake: FakePostHog) -> None:
 
 
 def test_retry_after_is_honoured(fake: FakePostHog) -> None:
-    fake.fail(status=429, times=1, retry_after=3)
+    fake.fail(status=503, times=1, retry_after=3)
     client = fake.client()
     client.capture("u1", "e")
     assert client.flush(timeout=10)

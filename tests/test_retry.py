@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from posthog_client._delivery.retry import is_retryable, parse_retry_after, retry_delay
+from posthog_client._delivery.retry import parse_retry_after, retry_delay
+from posthog_client._delivery.wire import judge
 from posthog_client.testing import FakePostHog
 
 NOW = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
@@ -35,12 +36,55 @@ def test_parse_retry_after(value: str | None, expected: float | None) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "retry"),
-    [(None, True), (408, True), (429, True), (500, True), (503, True), (599, True)]
-    + [(400, False), (401, False), (403, False), (404, False), (413, False), (307, False)],
+    ("status", "v0", "v1"),
+    [
+        (None, "retry", "retry"),  # no answer
+        (408, "retry", "retry"),
+        (429, "retry", "drop"),  # capture v1's spec: 429 is terminal
+        (500, "retry", "retry"),
+        (501, "retry", "drop"),
+        (502, "retry", "retry"),
+        (503, "retry", "retry"),
+        (504, "retry", "retry"),
+        (599, "retry", "drop"),
+        (400, "drop", "drop"),
+        (401, "drop", "drop"),
+        (402, "drop", "drop"),
+        (403, "drop", "drop"),
+        (404, "drop", "drop"),
+        (415, "drop", "drop"),
+        (307, "drop", "drop"),
+        (413, "split", "split"),
+    ],
 )
-def test_is_retryable(status: int | None, retry: bool) -> None:
-    assert is_retryable(status) is retry
+def test_which_answers_are_retried(status: int | None, v0: str, v1: str) -> None:
+    for protocol, expected in (("v0", v0), ("v1", v1)):
+        verdict = judge(protocol, status, b"", "x", ["a", "b"])
+        outcome = "split" if verdict.split else "retry" if verdict.retry else "drop"
+        assert outcome == expected, (protocol, status)
+
+
+def test_v1_verdicts_per_event() -> None:
+    body = (
+        b'{"results": {"a": {"result": "ok"}, "b": {"result": "retry"}, "c": "drop",'
+        b' "d": {"result": "limited", "details": "quota"}, "e": {"result": "warning"},'
+        b' "f": {"result": "new-thing"}}}'
+    )
+    verdict = judge("v1", 200, body, "HTTP 200", ["a", "b", "c", "d", "e", "f", "g"])
+    assert verdict.sent == [0, 4, 6]  # ok, warning, and a uuid the answer does not mention
+    assert verdict.retry == [1]
+    assert [(i, reason) for i, reason, _ in verdict.drop] == [
+        (2, "dropped_by_server"),
+        (3, "dropped_by_server"),
+    ]
+    assert verdict.drop[1][2] == "limited: quota"
+    assert verdict.unknown == [5]  # a verdict this SDK does not know: PostHog may have it
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"results": 3}'])
+def test_an_unreadable_v1_2xx_leaves_the_outcome_unknown(body: bytes) -> None:
+    verdict = judge("v1", 200, body, "HTTP 200", ["a", "b"])
+    assert verdict.unknown == [0, 1] and not verdict.sent and not verdict.retry
 
 
 def test_retry_delay_is_capped_exponential_with_equal_jitter() -> None:

@@ -48,6 +48,8 @@ def test_keys_do_not_leak_anywhere(caplog: pytest.LogCaptureFixture) -> None:
             if request.path == "/flags/definitions":  # the one request carrying the personal key
                 assert query.pop("token") == PROJECT_KEY  # the endpoint takes it in the URL
                 assert headers.pop("Authorization") == f"Bearer {PERSONAL_KEY}"
+            if request.path == "/i/v1/analytics/events":  # capture v1: the project key's place
+                assert headers.pop("Authorization") == f"Bearer {PROJECT_KEY}"
             _scan(request.path, query, headers)
             assert PERSONAL_KEY not in request.body.decode()
             if request.path == "/batch/":

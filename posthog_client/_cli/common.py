@@ -13,6 +13,9 @@ if TYPE_CHECKING:
     import requests
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DOCTOR_ID = "posthog-client-doctor"  # the made-up user doctor's requests are for
+# What doctor learned of the host from the /flags request.
+UNREACHABLE, REFUSED, ANSWERED = "unreachable", "refused", "answered"
 
 
 class UsageError(Exception):
@@ -57,3 +60,10 @@ def make_client(settings: Settings, **options: Any) -> Client:
         )
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    status: str  # ok, info, warn, fail, skip
+    message: str
+    fix: str | None = None

@@ -17,37 +17,26 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from .._config import check_key, normalize_host
-from .._delivery.transport import DEFINITIONS_PATH, FLAGS_PATH, HTTPResult, Transport
+from .._delivery.encoding import encode
+from .._delivery.sender import SDK_INFO
+from .._delivery.transport import (
+    CAPTURE_V1_PATH,
+    FLAGS_PATH,
+    HTTPResult,
+    Transport,
+)
+from .._delivery.wire import new_request_id, v1_headers
 from .._errors import ConfigError, redact
-from .._flags.evaluation import evaluate_flags
-from .._flags.model import Decided, Definitions, EvalContext
-from .._flags.parse import DefinitionsError, parse_definitions
 from .._flags.remote import parse_response, request_body
+from .common import ANSWERED, DOCTOR_ID, REFUSED, UNREACHABLE, Check
+from .doctor_flags import personal_key
 
 if TYPE_CHECKING:
     from .common import Settings
 
-DOCTOR_ID = "posthog-client-doctor"
-UNREACHABLE, REFUSED, ANSWERED = "unreachable", "refused", "answered"
 MAX_CLOCK_SKEW = 60.0
 # Why a flag can never be decided locally, whatever the call passes (else: a missing input).
-SERVER_ONLY = frozenset(
-    (
-        "experience_continuity",
-        "static_cohort",
-        "unsupported_definition",
-        "unresolved_dependency",
-        "unknown_group_type",
-    )
-)
 _MARKS = {"ok": "[ok]  ", "info": "[info]", "warn": "[warn]", "fail": "[FAIL]", "skip": "[skip]"}
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    status: str  # ok, info, warn, fail, skip
-    message: str
-    fix: str | None = None
 
 
 def doctor(settings: Settings) -> int:
@@ -82,7 +71,9 @@ def _checks(settings: Settings) -> Iterator[Check]:
     secrets = (settings.api_key, settings.personal_api_key)
     try:
         state = yield from _flags_endpoint(settings, transport, host, key_check, secrets)
-        yield from _personal_key(settings, transport, state, secrets)
+        if state == ANSWERED:
+            yield _capture_endpoint(settings, transport, host)
+        yield from personal_key(settings, transport, state, secrets)
     finally:
         transport.close()
 
@@ -139,6 +130,27 @@ def _host(raw: str, host: str) -> Iterator[Check]:
             "Use https:// unless this is a proxy on a private network.",
         )
     yield Check("ok", f"Host: {host}")
+
+
+def _capture_endpoint(settings: Settings, transport: Transport, host: str) -> Check:
+    """Does the host speak capture v1 (the default)? An empty batch tells without sending any
+    event: PostHog refuses it (400) where the endpoint exists, 404s where it does not."""
+    body = {"created_at": dt.datetime.now(dt.timezone.utc).isoformat(), "batch": []}
+    headers = v1_headers(settings.api_key, SDK_INFO, 1, new_request_id(), time.time())
+    result = transport.post(
+        CAPTURE_V1_PATH, encode(body), deadline=settings.timeout, headers=headers
+    )
+    if result.status in (404, 405):
+        return Check(
+            "warn",
+            f"{host} has no capture v1 endpoint ({CAPTURE_V1_PATH} answered {result.status}): "
+            "an older self-hosted PostHog, or a proxy that does not forward it.",
+            'Pass capture_mode="v0" to Client (events then go to /batch/), or forward '
+            f"{CAPTURE_V1_PATH} in your proxy.",
+        )
+    if result.status is None:
+        return Check("warn", f"Could not check capture v1 at {host}: {result.error}.")
+    return Check("ok", f"{host} speaks capture v1 ({CAPTURE_V1_PATH}), the SDK's default.")
 
 
 def _flags_endpoint(
@@ -254,117 +266,4 @@ def _clock(result: HTTPResult) -> Iterator[Check]:
             f"This machine's clock is {abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} "
             "the server's.",
             "Enable NTP: event timestamps come from this clock.",
-        )
-
-
-def _personal_key(
-    settings: Settings, transport: Transport, state: str, secrets: tuple[str, ...]
-) -> Iterator[Check]:
-    key = settings.personal_api_key
-    if not key:
-        yield Check(
-            "info",
-            "No POSTHOG_PERSONAL_API_KEY: every flag check asks the server (one request each).",
-            "To evaluate flags locally in microseconds, create a personal API key with "
-            "feature flag read access (Settings → Personal API keys) and set "
-            "POSTHOG_PERSONAL_API_KEY.",
-        )
-        return
-    try:
-        check_key("POSTHOG_PERSONAL_API_KEY", key)
-    except ConfigError as exc:
-        yield Check("fail", f"POSTHOG_PERSONAL_API_KEY is not a usable key: {exc}.")
-        return
-    if key.startswith("phc_"):
-        yield Check(
-            "fail",
-            "POSTHOG_PERSONAL_API_KEY is a project key (phc_...), not a personal API key.",
-            "Create a personal API key (Settings → Personal API keys; they start with phx_).",
-        )
-        return
-    if state == UNREACHABLE:
-        yield Check("skip", "Personal API key not checked: the host cannot be reached.")
-        return
-    started = time.monotonic()
-    result = transport.get(
-        DEFINITIONS_PATH,
-        params={"token": settings.api_key, "send_cohorts": ""},
-        headers={"Authorization": f"Bearer {key}"},
-        deadline=settings.timeout,
-    )
-    elapsed = (time.monotonic() - started) * 1000
-    detail = redact(result.describe(), secrets)
-    if result.status in (401, 403):
-        yield Check(
-            "fail",
-            f"The personal API key was refused ({result.status}) by {DEFINITIONS_PATH}: flags "
-            "cannot be evaluated locally, every check goes to the server.",
-            (
-                "Fix the project API key first: the definitions are asked for its project. "
-                if state == REFUSED
-                else ""
-            )
-            + "Check that the key is current (not revoked), has feature flag read access, and "
-            "belongs to the organization that owns the project of POSTHOG_API_KEY.",
-        )
-        return
-    if result.status == 402:
-        yield Check(
-            "fail",
-            "Flag definitions are over quota (402): local evaluation is off.",
-            "See Billing in PostHog.",
-        )
-        return
-    if not result.ok:
-        yield Check(
-            "fail",
-            f"Flag definitions could not be loaded: {detail}.",
-            "Try again; a self-hosted PostHog may need an upgrade to serve /flags/definitions.",
-        )
-        return
-    try:
-        defs = parse_definitions(json.loads(result.body))
-    except (ValueError, DefinitionsError) as exc:
-        yield Check("fail", f"Flag definitions were malformed: {exc}.")
-        return
-    yield Check(
-        "ok",
-        f"The personal API key was accepted: {len(defs.flags)} flag definition(s) loaded "
-        f"in {elapsed:.0f} ms.",
-    )
-    yield from _local_coverage(defs)
-
-
-def _local_coverage(defs: Definitions) -> Iterator[Check]:
-    """Which flags can never be evaluated locally, and which need properties from the call."""
-    now = dt.datetime.now(dt.timezone.utc)
-    outcomes = evaluate_flags(defs, EvalContext(DOCTOR_ID), now)
-    server_only: list[str] = []
-    needs_input = 0
-    for key, outcome in outcomes.items():
-        if isinstance(outcome, Decided):
-            continue
-        if outcome.reason.value in SERVER_ONLY:
-            server_only.append(f"{key} ({outcome.detail})")
-        else:
-            needs_input += 1
-    if server_only:
-        listed = "; ".join(server_only[:10]) + ("; …" if len(server_only) > 10 else "")
-        yield Check(
-            "info",
-            f"{len(server_only)} flag(s) can never be evaluated locally and always cost a "
-            f"request to the server: {listed}.",
-        )
-    if needs_input:
-        yield Check(
-            "info",
-            f"{needs_input} flag(s) are evaluated locally only when the call passes the person "
-            "or group properties (or device_id) their conditions use.",
-        )
-    if defs.problems:
-        yield Check(
-            "warn",
-            f"{len(defs.problems)} part(s) of the definitions cannot be used locally: "
-            + "; ".join(defs.problems[:5]),
-            "Upgrade posthog-client if the definitions use newer features.",
         )

@@ -28,6 +28,8 @@ class Batch:
         "done",
         "children",
         "maybe_delivered",
+        "request_id",
+        "created_at",
     )
 
     def __init__(self, events: list[bytes], uuids: list[str], size: int) -> None:
@@ -40,6 +42,14 @@ class Batch:
         self.children: tuple[Batch, ...] = ()
         # An attempt was sent completely but never answered: PostHog may have these events.
         self.maybe_delivered = False
+        self.request_id: str | None = None  # capture v1: the same for every attempt
+        self.created_at = ""
+
+    def keep(self, indexes: list[int]) -> None:
+        """Only these events are left to send (the others were settled by a partial answer)."""
+        self.events = [self.events[i] for i in indexes]
+        self.uuids = [self.uuids[i] for i in indexes]
+        self.size = sum(map(len, self.events))
 
     def finished(self) -> bool:
         return self.done and all(child.finished() for child in self.children)

@@ -13,9 +13,7 @@ request that had not been answered), before ``shutdown`` returns.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -29,10 +27,11 @@ from .._runtime import lifecycle as _lifecycle
 from .._runtime.logs import RateLimitedLog
 from .._types import Stats
 from .batches import Batch, Outbox
-from .encoding import Deferred, batch_body, encode_within, finalize
+from .encoding import Deferred, encode_within, finalize
 from .ledger import Ledger, OnErrorSource
-from .retry import is_retryable, parse_retry_after, retry_delay
-from .transport import BATCH_PATH, HTTPResult, Transport
+from .sender import Sender
+from .transport import Transport
+from .wire import V1, v1_event
 
 logger = logging.getLogger("posthog_client")
 
@@ -62,7 +61,6 @@ class Consumer:
         self._config = config
         self._transport = transport
         self._static = dict(static)
-        self._rng = random.Random()
         self.ledger = Ledger(config, on_error)
         self.exit_timeout = config.exit_timeout
         self._init_state()
@@ -79,6 +77,7 @@ class Consumer:
         self._log = RateLimitedLog()
         self.ledger.reset()
         self._outbox = Outbox(self._config.flush_at, self._config.flush_interval)
+        self._sender = Sender(self._config, self._transport, self.ledger)
         self._holding: list[Any] = []  # taken from the queue, being encoded
         self._inflight: Batch | None = None  # being sent
         self._flushes: list[_Flush] = []
@@ -298,6 +297,8 @@ class Consumer:
             message = finalize(completed, self._static)
         else:
             message = finalize(item, self._static)
+        if self._config.capture_mode == V1:
+            message = v1_event(message)
         data, trimmed = encode_within(message, MAX_EVENT_BYTES)
         if data is None:
             self.ledger.drop([message], "oversize", "encoded size over 900 KiB")
@@ -311,12 +312,7 @@ class Consumer:
         return data, str(message.get("uuid"))
 
     def _send(self, batch: Batch) -> None:
-        config = self._config
-        batch.attempts += 1
-        body = batch_body(config.api_key, batch.events, time.time(), config.historical_migration)
-        result = self._transport.post(
-            BATCH_PATH, body, deadline=config.timeout, compress=config.gzip
-        )
+        result = self._sender.post(batch)
         self.ledger.request()
         with self._lock:
             if self._abandoned:  # shutdown counted this batch as unknown; the answer says more
@@ -324,51 +320,9 @@ class Consumer:
                     self.ledger.confirm(len(batch.events))
                 return
             self._inflight = None
-            give_up = self._settle(batch, result)
-        if give_up is not None:  # outside the lock: it calls on_error
-            give_up()
-
-    def _settle(self, batch: Batch, result: HTTPResult) -> Callable[[], None] | None:
-        """Apply one answer to one batch (under the lock); returns what reports a loss."""
-        config = self._config
-        count = len(batch.events)
-        if result.ok:
-            self._outbox.cool_until = 0.0
-            self.ledger.sent(count)
-            batch.done = True
-            return None
-        if result.status is None and result.sent:
-            batch.maybe_delivered = True  # written completely, never answered: PostHog may have it
-        if result.status == 413:
-            if count == 1:
-                batch.done = True
-                return lambda: self._give_up(batch, "oversize", result)
-            self._outbox.requeue_first(batch.split())
-            return None
-        if is_retryable(result.status) and batch.attempts <= config.max_retries:
-            retry_after = result.headers.get("Retry-After") if result.status is not None else None
-            delay = retry_delay(
-                batch.attempts,
-                config.retry_base_delay,
-                config.retry_max_delay,
-                parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
-                self._rng.random(),
-            )
-            self._outbox.retry_later(batch, delay)
-            self.ledger.retrying(count, result.describe())
-            logger.debug(
-                "posthog_client: batch failed (%s); retry in %.2f s", self.ledger.last_error, delay
-            )
-            return None
-        batch.done = True
-        reason = "retries_exhausted" if is_retryable(result.status) else "rejected_4xx"
-        return lambda: self._give_up(batch, reason, result)
-
-    def _give_up(self, batch: Batch, reason: str, result: HTTPResult) -> None:
-        if batch.maybe_delivered and reason != "oversize":
-            self.ledger.unknown(len(batch.events), f"{reason} after an unanswered attempt")
-            return
-        self.ledger.drop(batch.events, reason, result.describe(), result.status)
+            reports = self._sender.settle(batch, result, self._outbox)
+        for report in reports:  # outside the lock: they call on_error
+            report()
 
     def _settle_flushes(self) -> None:
         with self._lock:

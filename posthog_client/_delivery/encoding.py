@@ -1,4 +1,4 @@
-"""The one JSON encoder for everything sent, and the bytes of a ``/batch/`` request."""
+"""The one JSON encoder for everything sent, and finishing events on the consumer thread."""
 
 from __future__ import annotations
 
@@ -80,19 +80,6 @@ def encode_within(message: dict[str, Any], max_bytes: int) -> tuple[bytes | None
             if len(data) <= max_bytes:
                 return data, True
     return None, False
-
-
-def batch_body(
-    api_key: str, events: Sequence[bytes], sent_at: float, historical_migration: bool
-) -> bytes:
-    """The JSON body of one ``/batch/`` request, reusing each event's encoded bytes."""
-    head = {
-        "api_key": api_key,
-        "historical_migration": historical_migration,
-        "sent_at": format_epoch(sent_at),
-    }
-    prefix = json.dumps(head, separators=(",", ":"))[:-1].encode("utf-8")
-    return prefix + b',"batch":[' + b",".join(events) + b"]}"
 
 
 def decode_events(events: Sequence[bytes | dict[str, Any] | Pending]) -> list[dict[str, Any]]:

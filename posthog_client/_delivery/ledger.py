@@ -114,6 +114,9 @@ class Ledger:
         status: int | None = None,
         *,
         log: bool = True,
+        uuids: list[str] | None = None,
+        request_id: str | None = None,
+        attempts: int = 0,
     ) -> None:
         """Count ``events`` as dropped for ``reason`` and hand them to ``on_error``."""
         count = len(events)
@@ -129,7 +132,16 @@ class Ledger:
         if callback is None:
             return
         try:
-            callback(APIError(status, f"{reason}: {detail}"), decode_events(events))
+            decoded = decode_events(events)
+            error = APIError(
+                status,
+                f"{reason}: {detail}",
+                reason=reason,
+                request_id=request_id,
+                attempts=attempts,
+                uuids=uuids if uuids is not None else [str(e.get("uuid")) for e in decoded],
+            )
+            callback(error, decoded)
         except Exception:  # a user callback must never break delivery
             logger.exception("posthog_client: on_error callback raised")
 

@@ -1,4 +1,4 @@
-"""Pure: which answers are retried, and how long to wait before the next attempt."""
+"""Pure: how long to wait before the next attempt (which answers are retried: see ``wire``)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,6 @@ import itertools
 import math
 
 RETRY_AFTER_CAP = 30.0
-
-
-def is_retryable(status: int | None) -> bool:
-    """Network errors (no status), 408, 429 and 5xx are worth another attempt; other 4xx not."""
-    return status is None or status in (408, 429) or 500 <= status <= 599
 
 
 def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:

@@ -26,6 +26,7 @@ USER_AGENT = f"posthog-client/{VERSION}"
 
 # Every endpoint the SDK speaks, relative to the host (which may carry a path prefix).
 BATCH_PATH = "/batch/"
+CAPTURE_V1_PATH = "/i/v1/analytics/events"
 FLAGS_PATH = "/flags/?v=2"
 DEFINITIONS_PATH = "/flags/definitions"
 
@@ -102,10 +103,16 @@ class Transport:
                 logger.debug("posthog_client: error closing the HTTP session", exc_info=True)
 
     def post(
-        self, path: str, body: bytes, *, deadline: float, compress: bool = False
+        self,
+        path: str,
+        body: bytes,
+        *,
+        deadline: float,
+        compress: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> HTTPResult:
         """POST an already encoded JSON body (gzipped here when ``compress``)."""
-        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+        headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **(headers or {})}
         if compress:
             body = gziplib.compress(body, compresslevel=6, mtime=0)
             headers["Content-Encoding"] = "gzip"

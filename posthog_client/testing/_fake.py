@@ -12,7 +12,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .._delivery.transport import BATCH_PATH
+from ._capture import CAPTURE_PATHS, CaptureRoutes
 from ._faults import FaultInjection
 from ._flagserver import FlagRoutes
 from ._records import (
@@ -34,7 +34,7 @@ DEFAULT_HOST = "https://fake.posthog.test"
 CONTROL_PREFIX = "/_fake/"
 
 
-class FakePostHog(FaultInjection, FlagRoutes):
+class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
     """An in-memory PostHog for tests: records what the SDK sends and answers like PostHog.
 
     >>> fake = FakePostHog()
@@ -62,11 +62,11 @@ class FakePostHog(FaultInjection, FlagRoutes):
         self._requests: list[RecordedRequest] = []
         self._events: list[Event] = []
         self._faults: list[Fault] = []
-        self._routes: dict[tuple[str, str], Callable[[RecordedRequest], FakeResponse]] = {
-            ("POST", BATCH_PATH.rstrip("/")): self._batch,
-        }
+        self._routes: dict[tuple[str, str], Callable[[RecordedRequest], FakeResponse]] = {}
         self._clients: list[Client] = []
         self._init_flags()
+        self._init_capture()
+        self._routes.update(self._capture_routes())
         self._routes.update(self._flag_routes())
 
     # -- routing core ----------------------------------------------------------------------
@@ -165,20 +165,6 @@ class FakePostHog(FaultInjection, FlagRoutes):
             self._lock.notify_all()
         return response
 
-    def _batch(self, request: RecordedRequest) -> FakeResponse:
-        body = request.json
-        if not isinstance(body, dict) or not isinstance(body.get("batch"), list):
-            return FakeResponse.json(400, {"type": "validation_error", "detail": "Invalid payload"})
-        if body.get("api_key") != self.api_key:
-            return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
-        events = body["batch"]
-        for event in events:
-            if not isinstance(event, dict) or not isinstance(event.get("event"), str):
-                return FakeResponse.json(400, {"type": "validation_error", "detail": "bad event"})
-        response = FakeResponse.json(200, {"status": 1})
-        response.events = tuple(Event(e) for e in events)
-        return response
-
     # -- what was received ---------------------------------------------------------------------
 
     @property
@@ -195,8 +181,8 @@ class FakePostHog(FaultInjection, FlagRoutes):
 
     @property
     def capture_requests(self) -> list[RecordedRequest]:
-        """The requests that carried events (to ``/batch/``), in arrival order (a copy)."""
-        return self.requests_to(BATCH_PATH)
+        """The requests that carried events (to ``/batch/`` or capture v1), in arrival order."""
+        return [r for r in self.requests if r.path.rstrip("/") in CAPTURE_PATHS]
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.rstrip("/") == path.rstrip("/")]

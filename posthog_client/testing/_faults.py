@@ -17,7 +17,7 @@ class FaultInjection:
 
     def fail(
         self,
-        path: str | None = "/batch/",
+        path: str | None = "capture",
         status: int = 503,
         *,
         times: int | None = 1,
@@ -25,14 +25,15 @@ class FaultInjection:
         body: Any = None,
         min_body_bytes: int = 0,
     ) -> None:
-        """Answer the next ``times`` requests to ``path`` (None: any path; ``times=None``:
-        forever) with ``status``, optionally with a ``Retry-After`` header and a JSON body."""
+        """Answer the next ``times`` requests to ``path`` (``"capture"``: the capture endpoint
+        the client uses, v0 or v1; None: any path; ``times=None``: forever) with ``status``,
+        optionally with a ``Retry-After`` header and a JSON body."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         payload = {"detail": f"injected {status}"} if body is None else body
         self._add_fault(path, times, FakeResponse.json(status, payload, **headers), min_body_bytes)
 
     def fail_with(
-        self, error: str = "connection", path: str | None = "/batch/", *, times: int | None = 1
+        self, error: str = "connection", path: str | None = "capture", *, times: int | None = 1
     ) -> None:
         """Make the next ``times`` requests fail without an answer: ``"connection"`` (refused or
         reset) or ``"timeout"``."""
@@ -40,19 +41,19 @@ class FaultInjection:
             raise ValueError("error must be 'connection' or 'timeout'")
         self._add_fault(path, times, FakeResponse(0, error=error))
 
-    def delay(self, seconds: float, path: str | None = "/batch/", *, times: int | None = 1) -> None:
+    def delay(self, seconds: float, path: str | None = "capture", *, times: int | None = 1) -> None:
         """Answer normally, but only after ``seconds`` (for deadline tests)."""
         self._add_fault(path, times, FakeResponse(0, error="pass"), delay=seconds)
 
     def trickle(
-        self, seconds_per_byte: float, path: str | None = "/batch/", *, times: int | None = None
+        self, seconds_per_byte: float, path: str | None = "capture", *, times: int | None = None
     ) -> None:
         """Answer 200 one byte at a time (loopback server only): a deadline test's worst case."""
         response = FakeResponse.json(200, {"status": 1})
         response.trickle = seconds_per_byte
         self._add_fault(path, times, response)
 
-    def reject_bodies_over(self, max_bytes: int, path: str = "/batch/") -> None:
+    def reject_bodies_over(self, max_bytes: int, path: str = "capture") -> None:
         """Answer 413 to every request whose (decompressed) body is larger than ``max_bytes``."""
         response = FakeResponse.json(413, {"detail": "Request Entity Too Large"})
         self._add_fault(path, None, response, max_bytes + 1)

@@ -32,7 +32,10 @@ class RecordedRequest:
 
 
 class Event(dict[str, Any]):
-    """An event as received (a dict), with shortcuts for what tests look at most."""
+    """An event as PostHog stores it (a dict), with shortcuts for what tests look at most.
+    ``api_key`` is the project key it came with."""
+
+    api_key: str | None = None
 
     @property
     def name(self) -> str:
@@ -110,7 +113,10 @@ class Fault:
     handler: Handler | None = None
 
     def matches(self, path: str, size: int) -> bool:
-        wanted = self.path is None or path.rstrip("/") == self.path.rstrip("/")
+        if self.path == "capture":  # whichever capture endpoint the client uses (v0 or v1)
+            wanted = path.rstrip("/") in ("/batch", "/i/v1/analytics/events")
+        else:
+            wanted = self.path is None or path.rstrip("/") == self.path.rstrip("/")
         return wanted and size >= self.min_body
 
 

@@ -1,0 +1,134 @@
+"""One batch's request, and what its answer means for each of its events: sent, to retry
+(after a backoff, honouring ``Retry-After``), dropped (counted, given to ``on_error``) or of
+unknown outcome. The protocol details (v0 or v1, which statuses are retried, per-event verdicts)
+are in ``wire``; the consumer calls ``post`` without its lock and ``settle`` under it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from .._config import Config
+from .._events.messages import format_epoch
+from .._version import VERSION
+from .batches import Batch, Outbox
+from .ledger import Ledger
+from .retry import parse_retry_after, retry_delay
+from .transport import HTTPResult, Transport
+from .wire import PATHS, V1, judge, new_request_id, v0_body, v1_body, v1_headers
+
+logger = logging.getLogger("posthog_client")
+
+SDK_INFO = f"posthog-client/{VERSION}"  # capture v1: the server derives $lib/$lib_version
+
+
+class Sender:
+    def __init__(self, config: Config, transport: Transport, ledger: Ledger) -> None:
+        self._config = config
+        self._transport = transport
+        self.ledger = ledger
+        self._rng = random.Random()
+
+    def post(self, batch: Batch) -> HTTPResult:
+        """Send one attempt of ``batch`` (v1 headers and ids stay the same across attempts)."""
+        config = self._config
+        batch.attempts += 1
+        now = time.time()
+        headers = None
+        if config.capture_mode == V1:
+            if batch.request_id is None:
+                batch.request_id, batch.created_at = new_request_id(), format_epoch(now)
+            body = v1_body(batch.events, batch.created_at, config.historical_migration)
+            headers = v1_headers(config.api_key, SDK_INFO, batch.attempts, batch.request_id, now)
+        else:
+            body = v0_body(config.api_key, batch.events, now, config.historical_migration)
+        return self._transport.post(
+            PATHS[config.capture_mode],
+            body,
+            deadline=config.timeout,
+            compress=config.gzip,
+            headers=headers,
+        )
+
+    def settle(self, batch: Batch, result: HTTPResult, outbox: Outbox) -> list[Callable[[], None]]:
+        """Apply one answer to one batch (under the consumer's lock): count what was settled,
+        keep what is to be retried; returns what reports the losses (run it outside the lock)."""
+        config = self._config
+        verdict = judge(
+            config.capture_mode, result.status, result.body, result.describe(), batch.uuids
+        )
+        if result.status is None and result.sent:
+            batch.maybe_delivered = True  # written completely, never answered: PostHog may have it
+        if result.ok:
+            outbox.cool_until = 0.0
+        if verdict.sent:
+            self.ledger.sent(len(verdict.sent))
+        if verdict.unknown:
+            self.ledger.unknown(len(verdict.unknown), verdict.detail)
+        if verdict.split:
+            outbox.requeue_first(batch.split())
+            return []
+        reports = [
+            self._report(batch, index_reason_detail, result)
+            for index_reason_detail in _grouped(verdict.drop)
+        ]
+        if verdict.retry and batch.attempts <= config.max_retries:
+            batch.keep(verdict.retry)
+            retry_after = result.headers.get("Retry-After")
+            delay = retry_delay(
+                batch.attempts,
+                config.retry_base_delay,
+                config.retry_max_delay,
+                parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
+                self._rng.random(),
+            )
+            outbox.retry_later(batch, delay)
+            self.ledger.retrying(len(verdict.retry), result.describe())
+            logger.debug(
+                "posthog_client: %d event(s) to retry (%s) in %.2f s",
+                len(verdict.retry),
+                self.ledger.last_error,
+                delay,
+            )
+            return reports
+        batch.done = True
+        if verdict.retry:
+            left = [(i, "retries_exhausted", result.describe()) for i in verdict.retry]
+            if batch.maybe_delivered:
+                self.ledger.unknown(len(left), "retries exhausted after an unanswered attempt")
+            else:
+                reports.append(self._report(batch, left, result))
+        return reports
+
+    def _report(
+        self, batch: Batch, drops: list[tuple[int, str, str]], result: HTTPResult
+    ) -> Callable[[], None]:
+        """Count and report events of one batch dropped for one reason (run outside the lock)."""
+        events = [batch.events[index] for index, _, _ in drops]
+        uuids = [batch.uuids[index] for index, _, _ in drops]
+        _, reason, detail = drops[0]
+        status = result.status
+
+        def report() -> None:
+            self.ledger.drop(
+                events,
+                reason,
+                detail,
+                status,
+                uuids=uuids,
+                request_id=batch.request_id,
+                attempts=batch.attempts,
+            )
+
+        return report
+
+
+def _grouped(drops: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
+    """Drops by reason, in order (one report and one on_error call per reason)."""
+    groups: dict[str, list[tuple[int, str, str]]] = {}
+    for drop in drops:
+        groups.setdefault(drop[1], []).append(drop)
+    return list(groups.values())
