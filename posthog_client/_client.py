@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 import sys
 import uuid as uuidlib
 import weakref
@@ -57,7 +58,8 @@ class Client:
         flush_at: int = Config.flush_at,
         flush_interval: float = Config.flush_interval,
         max_queue_size: int = Config.max_queue_size,
-        max_retries: int = Config.max_retries,
+        max_retries: int | None = Config.max_retries,
+        retry_window: float = Config.retry_window,
         retry_base_delay: float = Config.retry_base_delay,
         retry_max_delay: float = Config.retry_max_delay,
         timeout: float = Config.timeout,
@@ -71,6 +73,9 @@ class Client:
         disable_geoip: bool = Config.disable_geoip,
         historical_migration: bool = Config.historical_migration,
         capture_mode: str = Config.capture_mode,
+        spool_path: str | os.PathLike[str] | bool | None = None,
+        spool_max_bytes: int = Config.spool_max_bytes,
+        spool_max_age: float = Config.spool_max_age,
         on_error: OnError | None = None,
         before_send: BeforeSend | list[BeforeSend] | None = None,
         session: requests.Session | None = None,
@@ -90,6 +95,7 @@ class Client:
         self._transport = Transport(config.host, session)
         on_error_source = _weak_on_error(weakref.ref(self))
         self._consumer = Consumer(core, self._transport, self._static, on_error_source)
+        self._consumer.start_replay()  # with a spool: rows left by an earlier run go out now
         self._intake = Intake(self._consumer, self._static, config.before_send)
         self._flags = FlagService(core, self._transport, self._intake.emit_flag_called)
         # A client dropped without shutdown() must not leave its threads behind.

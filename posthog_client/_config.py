@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -43,7 +44,8 @@ class Config:
     flush_at: int = 100
     flush_interval: float = 0.5
     max_queue_size: int = 10_000
-    max_retries: int = 3
+    max_retries: int | None = None  # None: retried until retry_window passes
+    retry_window: float = 300.0
     retry_base_delay: float = 1.0
     retry_max_delay: float = 30.0
     timeout: float = 15.0
@@ -57,6 +59,9 @@ class Config:
     disable_geoip: bool = True
     historical_migration: bool = False
     capture_mode: str = "v1"  # "v1": /i/v1/analytics/events; "v0": /batch/ (older self-hosted)
+    spool_path: str | None = None  # a SQLite file; None: no spool
+    spool_max_bytes: int = 100 * 1024 * 1024
+    spool_max_age: float = 86_400.0
     on_error: OnError | None = None
     before_send: tuple[BeforeSend, ...] = ()
 
@@ -174,8 +179,10 @@ def make_config(api_key: object, **options: Any) -> Config:
     ints = {
         "flush_at": (1, MAX_FLUSH_AT),
         "max_queue_size": (1, 10_000_000),
-        "max_retries": (0, 20),
+        "spool_max_bytes": (1024 * 1024, 1 << 40),
     }
+    if options.get("max_retries") is not None:
+        values["max_retries"] = _check_int("max_retries", options["max_retries"], 0, 1000)
     for name, (low, high) in ints.items():
         if name in options:
             values[name] = _check_int(name, options[name], low, high)
@@ -183,6 +190,15 @@ def make_config(api_key: object, **options: Any) -> Config:
     for name in (*seconds, "poll_interval", "exit_timeout"):
         if name in options:
             values[name] = _check_seconds(name, options[name])
+    if "retry_window" in options:
+        values["retry_window"] = _check_seconds(
+            "retry_window", options["retry_window"], 0, 7 * 86_400
+        )
+    if "spool_max_age" in options:
+        values["spool_max_age"] = _check_seconds(
+            "spool_max_age", options["spool_max_age"], 60, 30 * 86_400
+        )
+    values["spool_path"] = _check_spool_path(options.get("spool_path"), values["host"], key)
     if "capture_mode" in options:
         values["capture_mode"] = _check_capture_mode(options["capture_mode"])
     on_error = options.get("on_error")
@@ -192,6 +208,23 @@ def make_config(api_key: object, **options: Any) -> Config:
     if not key:
         values["disabled"] = True
     return Config(**values)
+
+
+def _check_spool_path(value: object, host: str, api_key: str) -> str | None:
+    """None/False: no spool; True: one file per project in the user's cache directory; else a
+    path (made absolute now, so a later change of directory cannot move it)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        from ._delivery.spool import default_path
+
+        return str(default_path(host, api_key))
+    if not isinstance(value, (str, os.PathLike)):
+        raise ConfigTypeError(f"spool_path must be a path or True, got {type(value).__name__}")
+    path = os.path.abspath(os.fspath(value))
+    if os.path.isdir(path):
+        raise ConfigError(f"spool_path {path!r} is a directory; give a file name in it")
+    return str(path)
 
 
 def check_session(session: object) -> None:

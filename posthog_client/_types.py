@@ -13,6 +13,8 @@ DROP_REASONS = (
     "oversize",
     "rejected_4xx",
     "dropped_by_server",
+    "retry_window",
+    "evicted",
     "retries_exhausted",
     "shutdown_deadline",
     "before_send",
@@ -26,7 +28,8 @@ class Stats:
     ``accepted`` counts every valid event handed to the pipeline, including the ones then dropped.
     ``unknown`` counts events sent but never answered (a deadline passed after the request was
     written): PostHog may have them, and their uuids make a resend harmless.
-    At any quiet point ``accepted == sent + sum(dropped.values()) + unknown + pending``.
+    With a spool, ``spooled`` counts events handed to it (``replayed``: sent from it).
+    At any quiet point ``accepted == sent + sum(dropped.values()) + unknown + spooled + pending``.
     """
 
     accepted: int = 0
@@ -37,6 +40,12 @@ class Stats:
     dropped: Mapping[str, int] = field(default_factory=lambda: dict.fromkeys(DROP_REASONS, 0))
     last_error: str | None = None
     unknown: int = 0
+    spooled: int = 0  # written to the spool by this process (delivered from there later)
+    replayed: int = 0  # sent from the spool by this process (its own rows or another's)
+    replay_dropped: int = 0  # spooled events dropped: past the spool's bounds, or refused
+    spool_errors: int = 0  # the spool could not be written or read (events waited in memory)
+    spool_events: int = 0  # in the spool file now (every process's rows)
+    spool_bytes: int = 0
 
     @property
     def dropped_total(self) -> int:

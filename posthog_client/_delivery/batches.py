@@ -30,6 +30,10 @@ class Batch:
         "maybe_delivered",
         "request_id",
         "created_at",
+        "created",
+        "first_failure",
+        "row_id",
+        "protocol",
     )
 
     def __init__(self, events: list[bytes], uuids: list[str], size: int) -> None:
@@ -44,6 +48,14 @@ class Batch:
         self.maybe_delivered = False
         self.request_id: str | None = None  # capture v1: the same for every attempt
         self.created_at = ""
+        self.created = time.monotonic()
+        self.first_failure: float | None = None  # when its retry window started
+        self.row_id: int | None = None  # its row in the spool, when it came from there
+        self.protocol: str | None = None  # set for spooled rows (the protocol they were encoded in)
+
+    def not_before_wall(self) -> float:
+        """``not_before`` on the wall clock (what the spool, shared by processes, keeps)."""
+        return time.time() + max(0.0, self.not_before - time.monotonic())
 
     def keep(self, indexes: list[int]) -> None:
         """Only these events are left to send (the others were settled by a partial answer)."""
@@ -64,6 +76,7 @@ class Batch:
         ):
             part = Batch(events, uuids, sum(map(len, events)))
             part.maybe_delivered = self.maybe_delivered
+            part.protocol, part.first_failure = self.protocol, self.first_failure
             parts.append(part)
         self.done = True
         self.children = (parts[0], parts[1])

@@ -13,11 +13,14 @@ request that had not been answered), before ``shutdown`` returns.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .._config import MAX_EVENT_BYTES, Config
@@ -26,10 +29,12 @@ from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
 from .._runtime.logs import RateLimitedLog
 from .._types import Stats
-from .batches import Batch, Outbox
+from .backlog import Backlog
+from .batches import Batch
 from .encoding import Deferred, encode_within, finalize
 from .ledger import Ledger, OnErrorSource
 from .sender import Sender
+from .spool import Spool, fingerprint
 from .transport import Transport
 from .wire import V1, v1_event
 
@@ -63,6 +68,11 @@ class Consumer:
         self._static = dict(static)
         self.ledger = Ledger(config, on_error)
         self.exit_timeout = config.exit_timeout
+        self.spool: Spool | None = None
+        if config.spool_path is not None:
+            owner = fingerprint(config.host, config.api_key)
+            self.spool = Spool(Path(config.spool_path), owner, config.timeout + 10.0)
+            self.ledger.spill_room = True
         self._init_state()
         _lifecycle.on_fork(self)
         _lifecycle.on_exit(self)
@@ -76,7 +86,8 @@ class Consumer:
         self._inline = self._config.sync_mode
         self._log = RateLimitedLog()
         self.ledger.reset()
-        self._outbox = Outbox(self._config.flush_at, self._config.flush_interval)
+        self._backlog = Backlog(self._config, self.ledger, self.spool)
+        self._outbox = self._backlog.outbox
         self._sender = Sender(self._config, self._transport, self.ledger)
         self._holding: list[Any] = []  # taken from the queue, being encoded
         self._inflight: Batch | None = None  # being sent
@@ -98,7 +109,9 @@ class Consumer:
             return False
         self._queue.append(message)
         if self._inline:
-            self._drain_inline(self._config.timeout * (self._config.max_retries + 1) + 60)
+            # Sending on the caller's thread: at most four attempts' worth of waiting per call;
+            # what is left waits for the next call (or the exit hook), it is not dropped.
+            self._drain_inline(self._config.timeout * 4 + 10)
         elif self._thread is None:
             self._start()
         elif not self._wake.is_set():
@@ -108,6 +121,12 @@ class Consumer:
             if queued == 1 or queued + self._outbox.building >= self._config.flush_at:
                 self._wake.set()
         return True
+
+    def start_replay(self) -> None:
+        """With a spool, start the thread at once: rows left by an earlier run (or another
+        process) are sent as soon as PostHog takes them, whether or not anything is captured."""
+        if self.spool is not None and not self._inline:
+            self._start()
 
     def _start(self) -> None:
         with self._lock:
@@ -122,7 +141,14 @@ class Consumer:
             self._thread = thread
 
     def stats(self) -> Stats:
-        return self.ledger.stats()
+        stats = self.ledger.stats()
+        if self.spool is None:
+            return stats
+        try:
+            events, size = self.spool.size()
+        except (sqlite3.Error, OSError):
+            return stats
+        return dataclasses.replace(stats, spool_events=events, spool_bytes=size)
 
     def pending(self) -> int:
         return self.ledger.pending()
@@ -188,8 +214,11 @@ class Consumer:
             self._queue.clear()
             self._holding = []
             events: list[Any] = [i for i in items if not isinstance(i, (_Flush, _Stop))]
-            events += self._outbox.take_all()
             inflight, self._inflight = self._inflight, None
+            if self.spool is not None:  # everything goes to disk: nothing is lost at exit
+                events = self._spill_at_deadline(events, inflight)
+                inflight = None
+            events += self._outbox.take_all()
             flushes, self._flushes = self._flushes, []
         markers = flushes + [i for i in items if isinstance(i, _Flush)]
         if events:
@@ -203,6 +232,21 @@ class Consumer:
         left = len(events) + (len(inflight.events) if inflight is not None else 0)
         self._wake.set()  # a waiting consumer thread sees it and ends
         return left
+
+    def _spill_at_deadline(self, queued: list[Any], inflight: Batch | None) -> list[Any]:
+        """Write what shutdown could not send to the spool (the one in flight too: a replay of
+        what PostHog may have is deduplicated by uuid). Returns what could not be written."""
+        encoded = [entry for entry in (self._encode(item) for item in queued) if entry is not None]
+        for data, uid in encoded:
+            self._outbox.add(data, uid)
+        if inflight is not None and inflight.row_id is None:  # (a row stays on disk: its lease
+            self._outbox.ready.append(inflight)  # runs out and it is sent again)
+        self._backlog.failing = True
+        try:
+            self._backlog.spill()
+        finally:
+            self._backlog.failing = False
+        return []
 
     # -- the consumer thread -------------------------------------------------------------------
 
@@ -232,12 +276,24 @@ class Consumer:
         """Do one unit of work, or wait for the next one. False when ``deadline`` passed."""
         self._pull()
         now = time.monotonic()
+        evicted: list[bytes] = []
         with self._lock:
             if self._abandoned:
                 return False
-            batch = self._outbox.next_batch(now, flushing=not block or bool(self._flushes))
+            debt = self.ledger.take_evict_debt()
+            if debt:  # new events took the room of the oldest waiting ones
+                evicted = self._backlog.evict(debt)
+            self._backlog.spill()
+            reports = self._backlog.prune()
+            batch = self._backlog.next_batch(now, flushing=not block or bool(self._flushes))
             self._inflight = batch
-            wait = None if batch is not None else self._outbox.wait_time(now)
+            self.ledger.evictable = self._backlog.evictable()
+            wait = None if batch is not None else self._backlog.wait_time(now)
+        if evicted:
+            detail = "the oldest events waiting for a retry made room for new ones"
+            self.ledger.drop(evicted, "evicted", detail)
+        for report in reports:
+            report()
         if batch is not None:
             self._send(batch)
             self._settle_flushes()
@@ -320,8 +376,12 @@ class Consumer:
                     self.ledger.confirm(len(batch.events))
                 return
             self._inflight = None
-            reports = self._sender.settle(batch, result, self._outbox)
-        for report in reports:  # outside the lock: they call on_error
+            settled = self._sender.settle(batch, result, self._outbox, self.spool is not None)
+            if settled.retry_delay is not None:
+                self._backlog.retry(batch, settled.retry_delay, settled.failing)
+            else:
+                self._backlog.settled(batch, result.ok)
+        for report in settled.reports:  # outside the lock: they call on_error
             report()
 
     def _settle_flushes(self) -> None:

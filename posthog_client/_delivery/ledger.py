@@ -30,6 +30,7 @@ class Ledger:
     def __init__(self, config: Config, on_error: OnErrorSource) -> None:
         self._config = config
         self._on_error = on_error
+        self.spill_room = False  # a spool takes what memory cannot hold
         self._secrets = (config.api_key, config.personal_api_key)
         self.reset()
 
@@ -43,7 +44,13 @@ class Ledger:
         self._requests = 0
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
         self._unknown = 0
-        self.lost = 0  # dropped after being queued, or unknown: what makes a flush fail
+        self.lost = 0  # dropped after being queued, unknown or spooled: what makes a flush fail
+        self._spooled = 0  # handed to the spool (no longer this process's to deliver)
+        self._replayed = 0  # sent from the spool (rows this process or another one wrote)
+        self._replay_dropped = 0
+        self._spool_errors = 0
+        self.evictable = 0  # events waiting for a retry in memory (the consumer keeps it current)
+        self._evict_debt = 0  # events admitted over the bound: as many old ones are to be evicted
         self._done = 0  # sent + dropped: kept as one number for the per-capture bound check
         self._last_error: str | None = None
         # One warning per overflow episode: set at the first queue_full drop, cleared on drain.
@@ -57,7 +64,13 @@ class Ledger:
         per episode) when the pipeline already holds ``max_queue_size`` undelivered events."""
         with self._lock:
             self._accepted += 1
-            if self._accepted - self._done <= self._config.max_queue_size:
+            over = self._accepted - self._done - self._config.max_queue_size
+            if over <= 0:
+                return True
+            if self._evict_debt < self.evictable:  # room made by evicting the oldest waiting
+                self._evict_debt += 1
+                return True
+            if self.spill_room and over <= self._config.max_queue_size:  # the spool takes it
                 return True
             self._dropped["queue_full"] += 1
             self._done += 1
@@ -124,6 +137,20 @@ class Ledger:
             self._dropped[reason] += count
             self._done += count
             self.lost += count
+        self._report(events, reason, detail, status, uuids, request_id, attempts, log)
+
+    def _report(
+        self,
+        events: list[Any],
+        reason: str,
+        detail: str,
+        status: int | None,
+        uuids: list[str] | None,
+        request_id: str | None,
+        attempts: int,
+        log: bool = True,
+    ) -> None:
+        count = len(events)
         detail = redact(detail, self._secrets)
         self._last_error = f"{reason}: {detail}"
         if log:
@@ -144,6 +171,33 @@ class Ledger:
             callback(error, decoded)
         except Exception:  # a user callback must never break delivery
             logger.exception("posthog_client: on_error callback raised")
+
+    def take_evict_debt(self) -> int:
+        with self._lock:
+            debt, self._evict_debt = self._evict_debt, 0
+        return debt
+
+    def spooled(self, count: int) -> None:
+        """Events written to the spool: they leave this process's memory (and its pending)."""
+        with self._lock:
+            self._spooled += count
+            self._done += count
+            self.lost += count
+
+    def replayed(self, count: int) -> None:
+        with self._lock:
+            self._replayed += count
+
+    def spool_error(self) -> None:
+        with self._lock:
+            self._spool_errors += 1
+
+    def spool_drop(self, events: list[Any], reason: str) -> None:
+        """Spooled events dropped by the spool's bounds or by PostHog: reported, and counted
+        apart (they left this process's accounting when they were spooled)."""
+        with self._lock:
+            self._replay_dropped += len(events)
+        self._report(events, reason, f"{len(events)} spooled event(s)", None, None, None, 0)
 
     def unknown(self, count: int, why: str) -> None:
         """Count events sent but never answered: PostHog may have them (their uuids make a
@@ -176,13 +230,17 @@ class Ledger:
     def stats(self) -> Stats:
         with self._lock:
             accepted, sent, dropped = self._accepted, self._sent, dict(self._dropped)
-            unknown = self._unknown
+            unknown, spooled = self._unknown, self._spooled
         return Stats(
             accepted=accepted,
             sent=sent,
             retried=self._retried,
-            pending=max(accepted - sent - sum(dropped.values()) - unknown, 0),
+            pending=max(accepted - sent - sum(dropped.values()) - unknown - spooled, 0),
             unknown=unknown,
+            spooled=spooled,
+            replayed=self._replayed,
+            replay_dropped=self._replay_dropped,
+            spool_errors=self._spool_errors,
             requests=self._requests,
             dropped=dropped,
             last_error=self._last_error,

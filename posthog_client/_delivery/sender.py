@@ -10,6 +10,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .._config import Config
 from .._events.messages import format_epoch
@@ -25,6 +26,13 @@ logger = logging.getLogger("posthog_client")
 SDK_INFO = f"posthog-client/{VERSION}"  # capture v1: the server derives $lib/$lib_version
 
 
+@dataclass
+class Settlement:
+    reports: list[Callable[[], None]]
+    retry_delay: float | None  # the batch (what is left of it) is to be sent again after this
+    failing: bool  # PostHog failed (no answer or an error status), not just some events
+
+
 class Sender:
     def __init__(self, config: Config, transport: Transport, ledger: Ledger) -> None:
         self._config = config
@@ -38,7 +46,8 @@ class Sender:
         batch.attempts += 1
         now = time.time()
         headers = None
-        if config.capture_mode == V1:
+        protocol = batch.protocol or config.capture_mode
+        if protocol == V1:
             if batch.request_id is None:
                 batch.request_id, batch.created_at = new_request_id(), format_epoch(now)
             body = v1_body(batch.events, batch.created_at, config.historical_migration)
@@ -46,62 +55,80 @@ class Sender:
         else:
             body = v0_body(config.api_key, batch.events, now, config.historical_migration)
         return self._transport.post(
-            PATHS[config.capture_mode],
+            PATHS[protocol],
             body,
             deadline=config.timeout,
             compress=config.gzip,
             headers=headers,
         )
 
-    def settle(self, batch: Batch, result: HTTPResult, outbox: Outbox) -> list[Callable[[], None]]:
+    def settle(
+        self, batch: Batch, result: HTTPResult, outbox: Outbox, spooling: bool
+    ) -> Settlement:
         """Apply one answer to one batch (under the consumer's lock): count what was settled,
-        keep what is to be retried; returns what reports the losses (run it outside the lock)."""
+        keep what is to be retried (and say when); ``reports`` report the losses (run them
+        outside the lock). With a spool (``spooling``) the retry window does not apply: the
+        spool's own bounds do."""
         config = self._config
         verdict = judge(
-            config.capture_mode, result.status, result.body, result.describe(), batch.uuids
+            batch.protocol or config.capture_mode,
+            result.status,
+            result.body,
+            result.describe(),
+            batch.uuids,
         )
         if result.status is None and result.sent:
             batch.maybe_delivered = True  # written completely, never answered: PostHog may have it
         if result.ok:
             outbox.cool_until = 0.0
+        count = self.ledger.replayed if batch.row_id is not None else self.ledger.sent
         if verdict.sent:
-            self.ledger.sent(len(verdict.sent))
+            count(len(verdict.sent))
         if verdict.unknown:
             self.ledger.unknown(len(verdict.unknown), verdict.detail)
         if verdict.split:
             outbox.requeue_first(batch.split())
-            return []
+            return Settlement([], None, False)
         reports = [
             self._report(batch, index_reason_detail, result)
             for index_reason_detail in _grouped(verdict.drop)
         ]
-        if verdict.retry and batch.attempts <= config.max_retries:
-            batch.keep(verdict.retry)
-            retry_after = result.headers.get("Retry-After")
-            delay = retry_delay(
-                batch.attempts,
-                config.retry_base_delay,
-                config.retry_max_delay,
-                parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
-                self._rng.random(),
-            )
-            outbox.retry_later(batch, delay)
-            self.ledger.retrying(len(verdict.retry), result.describe())
-            logger.debug(
-                "posthog_client: %d event(s) to retry (%s) in %.2f s",
-                len(verdict.retry),
-                self.ledger.last_error,
-                delay,
-            )
-            return reports
-        batch.done = True
-        if verdict.retry:
-            left = [(i, "retries_exhausted", result.describe()) for i in verdict.retry]
+        if not verdict.retry:
+            batch.done = True
+            return Settlement(reports, None, False)
+        now = time.monotonic()
+        if batch.first_failure is None:
+            batch.first_failure = now
+        reason = None
+        if config.max_retries is not None and batch.attempts > config.max_retries:
+            reason = "retries_exhausted"
+        elif not spooling and now - batch.first_failure >= config.retry_window:
+            reason = "retry_window"
+        if reason is not None:
+            batch.done = True
+            left = [(i, reason, result.describe()) for i in verdict.retry]
             if batch.maybe_delivered:
-                self.ledger.unknown(len(left), "retries exhausted after an unanswered attempt")
+                self.ledger.unknown(len(left), f"{reason} after an unanswered attempt")
             else:
                 reports.append(self._report(batch, left, result))
-        return reports
+            return Settlement(reports, None, False)
+        batch.keep(verdict.retry)
+        retry_after = result.headers.get("Retry-After")
+        delay = retry_delay(
+            batch.attempts,
+            config.retry_base_delay,
+            config.retry_max_delay,
+            parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
+            self._rng.random(),
+        )
+        self.ledger.retrying(len(verdict.retry), result.describe())
+        logger.debug(
+            "posthog_client: %d event(s) to retry (%s) in %.2f s",
+            len(verdict.retry),
+            self.ledger.last_error,
+            delay,
+        )
+        return Settlement(reports, delay, not result.ok)
 
     def _report(
         self, batch: Batch, drops: list[tuple[int, str, str]], result: HTTPResult
@@ -113,6 +140,9 @@ class Sender:
         status = result.status
 
         def report() -> None:
+            if batch.row_id is not None:  # spooled events: counted apart
+                self.ledger.spool_drop(events, reason)
+                return
             self.ledger.drop(
                 events,
                 reason,
