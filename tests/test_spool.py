@@ -239,3 +239,17 @@ def test_rows_are_leased_to_one_process_at_a_time(tmp_path: Path) -> None:
     assert second.lease(now + 31) is not None  # the lease ran out (a dead process)
     first.close()
     second.close()
+
+
+def test_doctor_checks_a_spool(tmp_path: Path) -> None:
+    import io
+
+    from posthog_client._cli.main import main
+
+    path = tmp_path / "s.sqlite3"
+    spool = Spool(path, "owner", 10)
+    spool.write("v1", None, "", 1, [b'{"uuid":"a"}'], ["a"], 0)
+    spool.close()
+    out = io.StringIO()
+    main(["doctor", "--spool", str(path)], env={}, stdout=out, stderr=io.StringIO())
+    assert f"Spool {path}: 1 event(s)" in out.getvalue()

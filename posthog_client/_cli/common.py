@@ -34,6 +34,7 @@ class Settings:
     out: IO[str]
     err: IO[str]
     session: requests.Session | None
+    spool: str | None = None  # doctor --spool
 
     def emit(self, text: str) -> None:
         self.out.write(text + "\n")

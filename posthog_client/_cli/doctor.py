@@ -7,10 +7,14 @@ user (is the host PostHog, is the project key accepted) and, with a personal key
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import email.utils
 import json
+import os
+import sqlite3
+import stat
 import time
 from collections.abc import Generator, Iterator
 from typing import TYPE_CHECKING
@@ -19,6 +23,7 @@ from urllib.parse import urlsplit
 from .._config import check_key, normalize_host
 from .._delivery.encoding import encode
 from .._delivery.sender import SDK_INFO
+from .._delivery.spool import SCHEMA
 from .._delivery.transport import (
     CAPTURE_V1_PATH,
     FLAGS_PATH,
@@ -61,6 +66,8 @@ def doctor(settings: Settings) -> int:
 def _checks(settings: Settings) -> Iterator[Check]:
     key_check = _api_key(settings.api_key)
     yield key_check
+    if settings.spool:
+        yield _spool(settings.spool)
     try:
         host = normalize_host(settings.host)
     except ConfigError as exc:
@@ -76,6 +83,33 @@ def _checks(settings: Settings) -> Iterator[Check]:
         yield from personal_key(settings, transport, state, secrets)
     finally:
         transport.close()
+
+
+def _spool(path: str) -> Check:
+    """A spool file: readable, private, and what it holds (never modified here)."""
+    if not os.path.exists(path):
+        return Check("ok", f"Spool {path}: no file (nothing was ever spooled, or all was sent).")
+    mode = stat.S_IMODE(os.stat(path).st_mode)
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            schema = dict(conn.execute("SELECT key, value FROM meta").fetchall()).get("schema")
+            count, size, oldest = conn.execute(
+                "SELECT COALESCE(SUM(count), 0), COALESCE(SUM(bytes), 0), MIN(written) FROM batches"
+            ).fetchone()
+    except sqlite3.Error as exc:
+        return Check(
+            "fail",
+            f"Spool {path} cannot be read as a spool ({exc}).",
+            "The SDK moves such a file aside and starts a new one; remove it if it is not "
+            "posthog-client's.",
+        )
+    if schema != SCHEMA:
+        return Check("warn", f"Spool {path} was written by another version ({schema}).")
+    age = f", the oldest {time.time() - oldest:.0f} s old" if oldest else ""
+    message = f"Spool {path}: {count} event(s), {size} bytes waiting{age}."
+    if mode & 0o077:
+        return Check("warn", message + f" Its mode is {mode:o}.", f"chmod 600 {path}")
+    return Check("ok" if count == 0 else "info", message)
 
 
 _HOST_FIX = (

@@ -144,13 +144,14 @@ def build_parser(out: IO[str], err: IO[str]) -> _Parser:
     flags.add_argument(
         "--local-only", action="store_true", help="never ask the server (needs a personal key)"
     )
-    commands.add_parser(
+    doctor = commands.add_parser(
         "doctor",
         help="check keys, host and flag definitions, and explain what to fix",
         description="Check the configuration against the host: keys, reachability, flag\n"
         "definitions. Each problem comes with what to do about it.",
         **shared,
     )
+    doctor.add_argument("--spool", metavar="PATH", help="also check a spool file (spool_path)")
     return parser
 
 
@@ -180,6 +181,7 @@ def main(
         out=out,
         err=err,
         session=session,
+        spool=getattr(args, "spool", None),
     )
     with _sdk_log(err, args.verbose):
         try:
