@@ -26,32 +26,23 @@ def uuids(fake: FakePostHog) -> collections.Counter[str]:
 
 
 def test_thirty_percent_of_posts_failing_loses_and_duplicates_nothing(fake: FakePostHog) -> None:
-    original = fake.handle
     calls = iter(range(10**9))
 
-    def flaky(method, path, query, headers, body):  # type: ignore[no-untyped-def]
-        if next(calls) % 10 in (1, 4, 7):  # 30 % of requests
-            return fake._record_request(  # recorded like any answer, then a 500
-                _request(method, path, body), FakeResponse.json(500, {"detail": "flaky"})
-            )
-        return original(method, path, query, headers, body)
+    def flaky(request: Any) -> FakeResponse | None:
+        if next(calls) % 10 in (1, 4, 7):  # 30 % of requests: recorded like any answer
+            return FakeResponse.json(500, {"detail": "flaky"})
+        return None
 
-    fake.handle = flaky  # type: ignore[method-assign]
+    fake.respond_with(flaky, path="capture")
     client = fake.client(flush_at=50)
     sent = {client.capture(f"user-{i % 7}", "order", {"i": i}) for i in range(2000)}
     assert client.flush(timeout=30)
     counts = uuids(fake)
     assert set(counts) == sent and max(counts.values()) == 1
-    statuses = collections.Counter(r.status for r in fake.capture_requests)
+    statuses = collections.Counter(r.status for r in fake.requests)
     assert statuses[500] >= 10
     assert client.stats().dropped_total == 0
     assert_invariant(client)
-
-
-def _request(method: str, path: str, body: bytes) -> Any:
-    from posthog_client.testing import RecordedRequest
-
-    return RecordedRequest(method, path, {}, {}, body)
 
 
 def test_413_splits_batches_until_they_fit(fake: FakePostHog) -> None:
@@ -90,23 +81,21 @@ def test_oversize_events_are_trimmed_before_being_dropped(fake: FakePostHog) -> 
 
 
 def test_server_down_for_a_while_then_back(fake: FakePostHog) -> None:
-    original = fake.handle
-    back_at = time.monotonic() + 2.5
+    back_at = time.monotonic() + 1.2
 
-    def outage(method, path, query, headers, body):  # type: ignore[no-untyped-def]
+    def outage(request: Any) -> FakeResponse | None:
         if time.monotonic() < back_at:  # down: connections refused, then 503s from a proxy
-            error = "connection" if time.monotonic() < back_at - 1 else None
-            response = FakeResponse(0, error=error) if error else FakeResponse.json(503, {})
-            return fake._record_request(_request(method, path, body), response)
-        return original(method, path, query, headers, body)
+            if time.monotonic() < back_at - 0.6:
+                return FakeResponse(0, error="connection")
+            return FakeResponse.json(503, {})
+        return None  # back: answered as usual
 
-    fake.handle = outage  # type: ignore[method-assign]
-    # Default retry settings: attempts after about 1, 2 and 4 s.
-    client = fake.client(flush_at=10, retry_base_delay=1.0, retry_max_delay=30.0)
+    fake.respond_with(outage, path="capture")
+    client = fake.client(flush_at=10, retry_base_delay=0.2, retry_max_delay=2.0)
     sent = set()
     for round_ in range(5):
         sent |= {client.capture("u1", "e", {"r": round_, "i": i}) for i in range(25)}
-        time.sleep(0.2)  # events keep arriving during the outage
+        time.sleep(0.1)  # events keep arriving during the outage
     assert client.flush(timeout=15)
     counts = uuids(fake)
     assert set(counts) == sent and max(counts.values()) == 1
@@ -218,12 +207,12 @@ def test_flush_and_shutdown_return_within_their_deadline(
     for i in range(20):
         client.capture("u1", "e", {"i": i})
     started = time.monotonic()
-    assert client.flush(timeout=2) is False
-    assert time.monotonic() - started < 2.5
+    assert client.flush(timeout=1) is False
+    assert time.monotonic() - started < 1.5
     with caplog.at_level(logging.WARNING, logger="posthog_client"):
         started = time.monotonic()
-        assert client.shutdown(timeout=2) is False
-        assert time.monotonic() - started < 2.5
+        assert client.shutdown(timeout=1) is False
+        assert time.monotonic() - started < 1.5
     stats = client.stats()  # everything is accounted for when shutdown() returns
     assert stats.pending == 0 and stats.sent == 0
     assert stats.dropped_total + stats.unknown == 20

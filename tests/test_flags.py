@@ -277,16 +277,11 @@ def test_malformed_definitions_keep_the_old_snapshot(fake: FakePostHog, body: by
     fake.set_flag("beta")
     client = fake.client()
     assert client.load_feature_flags()
-    original = fake.handle
+    from posthog_client.testing import FakeResponse
 
-    def broken(method, path, query, headers, raw):  # type: ignore[no-untyped-def]
-        if path == "/flags/definitions":
-            from posthog_client.testing import FakeResponse
-
-            return FakeResponse(200, body, {"ETag": '"x"'})
-        return original(method, path, query, headers, raw)
-
-    fake.handle = broken  # type: ignore[method-assign]
+    fake.respond_with(
+        lambda request: FakeResponse(200, body, {"ETag": '"x"'}), path="/flags/definitions"
+    )
     assert client.load_feature_flags() is True  # still loaded: the last good snapshot
     assert client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
 

@@ -89,7 +89,7 @@ def test_local_equals_remote_for_every_decidable_case() -> None:
         local = fake.client()
         remote = fake.client(personal_api_key=None)
         compared = undecided = 0
-        for i in range(80):
+        for i in range(40):
             distinct_id = f"user-{i}"
             person = _person(rng, i)
             groups = {"company": f"co-{i % 5}"} if i % 3 else {}
@@ -111,4 +111,4 @@ def test_local_equals_remote_for_every_decidable_case() -> None:
                 assert theirs is not None
                 assert (mine.value, mine.payload) == (theirs.value, theirs.payload), (key, person)
                 compared += 1
-        assert compared > 2_500 and undecided > 50  # both paths were really exercised
+        assert compared > 1_200 and undecided > 25  # both paths were really exercised

@@ -97,7 +97,9 @@ def serve(fake: FakePostHog, port: int = 0, log_requests: bool = False) -> Itera
     server.fake = fake
     server.log_requests = log_requests
     server.closing = threading.Event()
-    thread = threading.Thread(target=server.serve_forever, name="fake-posthog", daemon=True)
+    thread = threading.Thread(  # a short poll: stopping the server takes no half second
+        target=server.serve_forever, args=(0.05,), name="fake-posthog", daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}{fake.path_prefix}"
