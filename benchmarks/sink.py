@@ -1,4 +1,5 @@
-"""A minimal, fast PostHog ``/batch/`` sink on 127.0.0.1, run in its own process.
+"""A minimal, fast PostHog capture sink (``/batch/`` and capture v1) on 127.0.0.1, run in its
+own process.
 
 ``python -m benchmarks.sink`` prints ``PORT <n>`` and serves until its standard input closes
 (so it never outlives the process that started it) or ``--lifetime`` seconds pass.
@@ -58,6 +59,14 @@ class _Server(ThreadingHTTPServer):
             super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
+_ENDPOINTS = ("/batch/", "/i/v1/analytics/events")
+
+
+def _verdicts(events: list[dict[str, object]]) -> bytes:
+    results = {str(e.get("uuid")): {"result": "ok"} for e in events}
+    return json.dumps({"results": results}).encode()
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"
@@ -80,27 +89,31 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length)
         path = urlsplit(self.path).path
-        if not path.endswith("/batch/"):
+        endpoint = next((e for e in _ENDPOINTS if path.endswith(e)), None)
+        if endpoint is None:
             self.server.bad_requests += 1
             self._reply(404, b'{"detail":"not found"}')
             return
         try:
             if self.headers.get("Content-Encoding", "").lower() == "gzip":
                 body = gzip.decompress(body)
-            count = len(json.loads(body)["batch"])
+            events = json.loads(body)["batch"]
+            count = len(events)
+            # Capture v1 answers with a verdict per event, as PostHog does.
+            answer = _OK if endpoint == "/batch/" else _verdicts(events)
         except (OSError, ValueError, KeyError, TypeError):
             self.server.bad_requests += 1
             self._reply(400, b'{"detail":"bad body"}')
             return
         now = time.monotonic()
-        prefix = path[: -len("/batch/")]
+        prefix = path[: -len(endpoint)]
         with self.server.changed:
             run = self.server.runs.setdefault(prefix, _Run(first=now))
             run.count += count
             run.requests += 1
             run.last = now
             self.server.changed.notify_all()
-        self._reply(200, _OK)
+        self._reply(200, answer)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         url = urlsplit(self.path)
