@@ -147,8 +147,9 @@ class Client:
             props = {**_context.context_properties(context), **(props or {})}
         enrich = None
         if flags is not None:  # the snapshot's values: no evaluation, no request
-            stamped = flags._capture_properties()
-            props = {**stamped, **props} if isinstance(props, Mapping) else props or stamped
+            stamped = _flag_api.snapshot_properties(flags)
+            if stamped is not None:
+                props = {**stamped, **props} if isinstance(props, Mapping) else props or stamped
         elif send_feature_flags:
             known = self._flags.enrichment(distinct_id, groups, wait=False)
             if known is not None:  # local values, now: the caller's properties win

@@ -4,6 +4,7 @@ line and returns a neutral value."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .._runtime.guard import guard
@@ -17,6 +18,8 @@ if TYPE_CHECKING:
 
     from .._client import Client
     from .query import FlagOptions
+
+logger = logging.getLogger("posthog_client")
 
 
 @guard(None)
@@ -134,6 +137,17 @@ def evaluate_flags(
         "device_id": device_id,
     }
     return self._flags.evaluate(distinct_id, options, flag_keys)
+
+
+def snapshot_properties(flags: object) -> dict[str, Any] | None:
+    """What ``capture(..., flags=snapshot)`` adds; None (logged) when it is not a snapshot."""
+    if isinstance(flags, FeatureFlagEvaluations):
+        return flags._capture_properties()
+    logger.warning(
+        "posthog_client: capture(flags=...) needs an evaluate_flags() result, got %s; ignored",
+        type(flags).__name__,
+    )
+    return None
 
 
 @guard({})
