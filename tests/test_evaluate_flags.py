@@ -4,6 +4,7 @@ SDK's rules (one ``/flags`` call at most, local values win, reads report, payloa
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from typing import Any
@@ -309,4 +310,17 @@ def test_module_level_evaluate_flags(served: FakePostHog) -> None:
         posthog.capture("user-123", "bought", flags=flags)
         posthog.flush()
     assert served.events.named("bought")[0].properties["$feature/checkout"] == "blue"
+    assert len(flag_requests(served)) == 1
+
+
+def test_copies_share_values_and_the_unconfigured_module_gives_an_empty_snapshot(
+    served: FakePostHog, remote: Client
+) -> None:
+    flags = remote.evaluate_flags("user-123")
+    flags.get_flag("checkout")
+    twin = copy.deepcopy(flags)
+    assert twin.keys == flags.keys and twin.only_accessed().keys == ["checkout"]
+    with served.patch_module(disabled=True):
+        empty = posthog.evaluate_flags("user-123")
+    assert isinstance(empty, FeatureFlagEvaluations) and empty.keys == []
     assert len(flag_requests(served)) == 1

@@ -280,3 +280,50 @@ def _with_metadata(answer: dict[str, Any], exposure: dict[str, Any]) -> dict[str
     meta["variant_key"] = exposure["$feature_flag_variant"]
     meta["rule_id"] = exposure["$feature_flag_rule_id"]
     return changed
+
+
+@pytest.mark.parametrize(
+    ("record", "value", "payload", "malformed"),
+    [
+        (
+            {"value": 3},
+            True,
+            "3",
+            None,
+        ),  # reserved number/object values: on, the value is the payload
+        ({"value": {"a": 1}}, True, '{"a":1}', None),
+        ({"value": "v", "metadata": {"payload": '{"b": 2}'}}, "v", '{"b": 2}', None),
+        ({"value": None}, False, None, None),
+        ({"value": [1]}, False, None, "value"),
+        ({"value": True, "metadata": {"id": "201"}}, False, None, "metadata.id"),
+        ({"value": True, "metadata": {"config_version": 2.0, "id": 201.0}}, True, None, None),
+        ({"value": True, "reason": "matched"}, False, None, "reason"),
+        ({"enabled": True, "variant": "v", "metadata": {"config_version": 2}}, "v", None, None),
+        ({"enabled": True, "variant": 3}, False, None, "variant"),
+        ("not a record", False, None, "record"),
+    ],
+)
+def test_records_are_read_tolerantly(
+    record: Any, value: Any, payload: Any, malformed: str | None
+) -> None:
+    from posthog_client._flags.remote import parse_record
+
+    parsed = parse_record(record)
+    assert (parsed.value, parsed.payload, parsed.malformed) == (value, payload, malformed)
+    if isinstance(record, dict) and "enabled" in record and malformed is None:
+        assert parsed.config_version == 1  # an older record is never config version 2
+
+
+def test_failed_records_have_no_value_anywhere(fake: FakePostHog) -> None:
+    answer = copy.deepcopy(READERS["templates"]["error"])
+    answer["flags"]["other"] = {"key": "other", "value": True}
+    serve(fake, answer)
+    client = fake.client(personal_api_key=None)
+    assert client.get_all_flags(WHO) == {"other": True}
+    assert client.get_feature_flag(KEY, WHO) is None
+    result = client.get_feature_flag_result(KEY, WHO, send_feature_flag_events=False)
+    assert result is not None and result.value is None
+    assert result.error == "errors_while_computing_flags,evaluation_failed"
+    flags = client.evaluate_flags(WHO)
+    assert flags.keys == ["other"] and flags.is_enabled(KEY, True) is True
+    assert flags.explain(KEY).error == "errors_while_computing_flags,evaluation_failed"

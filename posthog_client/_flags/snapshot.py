@@ -60,6 +60,7 @@ class FeatureFlagEvaluations:
         "_errors",
         "_remote_error",
         "_accessed",
+        "_reported",
     )
 
     def __init__(
@@ -87,10 +88,29 @@ class FeatureFlagEvaluations:
         self._errors = errors  # every read reports these (errors_while_computing_flags, quota)
         self._remote_error = remote_error  # reported by reads of flags without a value
         self._accessed: set[str] = set(accessed)
+        self._reported: dict[str, FlagResult] = {}  # what a read of each key reports
 
     @classmethod
     def empty(cls) -> FeatureFlagEvaluations:
         return cls(None, None, {})
+
+    def __copy__(self) -> FeatureFlagEvaluations:
+        """A snapshot never changes, so a copy shares its values (and copies what was read)."""
+        return FeatureFlagEvaluations(
+            self._reporter,
+            self._query,
+            self._values,
+            failed=self._failed,
+            unresolved=self._unresolved,
+            request_id=self._request_id,
+            evaluated_at=self._evaluated_at,
+            errors=self._errors,
+            remote_error=self._remote_error,
+            accessed=self._accessed.copy(),
+        )
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> FeatureFlagEvaluations:
+        return self.__copy__()
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -213,7 +233,9 @@ class FeatureFlagEvaluations:
         if not send_event or reporter is None or query is None:
             return
         entry = self._values.get(key) or self._failed.get(key)
-        result = self.explain(key)
+        result = self._reported.get(key)
+        if result is None:
+            result = self._reported[key] = self.explain(key)
         record = None if entry is None else entry.record
         experiment = None if entry is None else entry.has_experiment
         reporter.report(query, result, record, self._evaluated_at, experiment)
