@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import logging
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -324,3 +325,14 @@ def test_copies_share_values_and_the_unconfigured_module_gives_an_empty_snapshot
         empty = posthog.evaluate_flags("user-123")
     assert isinstance(empty, FeatureFlagEvaluations) and empty.keys == []
     assert len(flag_requests(served)) == 1
+
+
+def test_the_one_request_is_bounded_by_flags_timeout(served: FakePostHog) -> None:
+    served.trickle(0.5, path="/flags")
+    with served.serve() as url:
+        client = Client(served.api_key, host=url, flags_timeout=1.0)
+        started = time.monotonic()
+        flags = client.evaluate_flags("user-123")
+        assert time.monotonic() - started < 1.6
+        assert flags.keys == [] and flags.explain("beta-ui").error == "flag_missing,timeout"
+        client.shutdown(1)
