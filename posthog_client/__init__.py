@@ -29,7 +29,18 @@ from typing import TypeVar as _TypeVar
 from ._client import Client
 from ._config import DEFAULT_HOST as _DEFAULT_HOST
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
-from ._events.context import identify_context, new_context, set_context_session, tag
+from ._events.context import (
+    get_context_distinct_id,
+    identify_context,
+    new_context,
+    reset_group_properties_for_flags,
+    reset_person_properties_for_flags,
+    set_context_session,
+    set_group_properties_for_flags,
+    set_person_properties_for_flags,
+    tag,
+)
+from ._flags.snapshot import FeatureFlagEvaluations
 from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION as __version__
 
@@ -38,6 +49,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "ConfigTypeError",
+    "FeatureFlagEvaluations",
     "FlagResult",
     "FlagValue",
     "PostHogError",
@@ -46,11 +58,13 @@ __all__ = [
     "__version__",
     "alias",
     "capture",
+    "evaluate_flags",
     "feature_enabled",
     "flush",
     "get_all_flags",
     "get_all_flags_and_payloads",
     "get_client",
+    "get_context_distinct_id",
     "get_feature_flag",
     "get_feature_flag_payload",
     "get_feature_flag_result",
@@ -59,9 +73,13 @@ __all__ = [
     "identify_context",
     "load_feature_flags",
     "new_context",
+    "reset_group_properties_for_flags",
+    "reset_person_properties_for_flags",
     "set",
     "set_context_session",
+    "set_group_properties_for_flags",
     "set_once",
+    "set_person_properties_for_flags",
     "shutdown",
     "stats",
     "tag",
@@ -172,6 +190,7 @@ get_all_flags_and_payloads = _forward(
     Client.get_all_flags_and_payloads, {"featureFlags": {}, "featureFlagPayloads": {}}
 )
 load_feature_flags = _forward(Client.load_feature_flags, False)
+evaluate_flags = _forward(Client.evaluate_flags, FeatureFlagEvaluations.empty())
 
 
 def flush(timeout: float = 10.0) -> bool:

@@ -24,7 +24,7 @@ from ._delivery.transport import Transport
 from ._events import context as _context
 from ._events import messages
 from ._flags import api as _flag_api
-from ._flags.service import FlagService
+from ._flags.service import FlagService, intake_emitter
 from ._runtime import lifecycle as _lifecycle
 from ._runtime.guard import guard
 from ._runtime.logs import enable_debug_logging
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import requests
 
     from ._config import BeforeSend, OnError
+    from ._flags.snapshot import FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
 
@@ -97,7 +98,7 @@ class Client:
         self._consumer = Consumer(core, self._transport, self._static, on_error_source)
         self._consumer.start_replay()  # with a spool: rows left by an earlier run go out now
         self._intake = Intake(self._consumer, self._static, config.before_send)
-        self._flags = FlagService(core, self._transport, self._intake.emit_flag_called)
+        self._flags = FlagService(core, self._transport, intake_emitter(self._intake))
         # A client dropped without shutdown() must not leave its threads behind.
         poller = self._flags.poller
         self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, poller)
@@ -127,6 +128,7 @@ class Client:
         timestamp: Any = None,
         uuid: Any = None,
         send_feature_flags: bool = False,
+        flags: FeatureFlagEvaluations | None = None,
     ) -> str | None:
         """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped.
 
@@ -135,7 +137,8 @@ class Client:
         the event is sent personless. Context tags and ``$session_id`` are added under your own
         properties. ``send_feature_flags=True`` adds ``$feature/<key>`` and
         ``$active_feature_flags`` (evaluated locally when definitions are loaded, else with one
-        remote call); your own properties win.
+        remote call); ``flags=`` (an ``evaluate_flags()`` snapshot) adds them from the snapshot
+        instead, with no evaluation and no request. Your own properties win.
         """
         if self._config.disabled:
             return None
@@ -150,10 +153,14 @@ class Client:
         if context is not _context.EMPTY and (props is None or isinstance(props, Mapping)):
             props = {**_context.context_properties(context), **(props or {})}
         enrich = None
-        if send_feature_flags:
-            flags = self._flags.enrichment(distinct_id, groups, wait=False)
-            if flags is not None:  # local values, now: the caller's properties win
-                props = {**flags, **props} if isinstance(props, Mapping) else props or flags
+        if flags is not None:  # the snapshot's values: no evaluation, no request
+            stamped = _flag_api.snapshot_properties(flags)
+            if stamped is not None:
+                props = {**stamped, **props} if isinstance(props, Mapping) else props or stamped
+        elif send_feature_flags:
+            known = self._flags.enrichment(distinct_id, groups, wait=False)
+            if known is not None:  # local values, now: the caller's properties win
+                props = {**known, **props} if isinstance(props, Mapping) else props or known
             else:  # not known without waiting: asked on the background thread
                 enrich = functools.partial(self._flags.enrichment, distinct_id, groups, True)
         return self._intake.submit(
@@ -283,6 +290,7 @@ class Client:
     get_feature_flag_payload = _flag_api.get_feature_flag_payload
     get_all_flags = _flag_api.get_all_flags
     get_all_flags_and_payloads = _flag_api.get_all_flags_and_payloads
+    evaluate_flags = _flag_api.evaluate_flags
     explain_flags = _flag_api.explain_flags
     load_feature_flags = _flag_api.load_feature_flags
 

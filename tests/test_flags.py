@@ -45,7 +45,7 @@ def test_remote_request_shape(fake: FakePostHog) -> None:
     client = remote_client(fake)
     assert client.feature_enabled("beta", "u1", person_properties={"plan": "pro"}) is True
     [request] = flag_requests(fake)
-    assert request.method == "POST" and request.path == "/flags/" and request.query == {"v": "2"}
+    assert request.method == "POST" and request.path == "/flags/" and request.query == {"v": "4"}
     assert request.header("Authorization") is None
     assert request.json == {
         "api_key": "phc_test",

@@ -85,7 +85,7 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
             consumer._lock,
             consumer._sync_lock,
             posthog_client._default_lock,
-            resolver._reported_lock,
+            resolver.events._lock,
         ):
             held.set()
             release.wait(10)

@@ -7,6 +7,7 @@ context on exit, and threads and asyncio tasks each see their own copy.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -14,12 +15,20 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+_NOTHING: Mapping[str, Any] = MappingProxyType({})
+logger = logging.getLogger("posthog_client")
+
 
 @dataclass(frozen=True)
 class Context:
     distinct_id: str | None = None
     session_id: str | None = None
     tags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Flag evaluation inputs stored for the context; each flag call's own properties win.
+    person_properties_for_flags: Mapping[str, Any] = field(default_factory=lambda: _NOTHING)
+    group_properties_for_flags: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=lambda: _NOTHING
+    )
 
 
 EMPTY = Context()
@@ -63,3 +72,72 @@ def context_properties(context: Context) -> dict[str, Any]:
     if context.session_id is not None:
         props["$session_id"] = context.session_id
     return props
+
+
+def get_context_distinct_id() -> str | None:
+    """The distinct id ``identify_context()`` set for the current context, or None."""
+    return _current.get().distinct_id
+
+
+def set_person_properties_for_flags(properties: Mapping[str, Any]) -> None:
+    """Person properties every flag evaluation in this context uses (merged over the ones set
+    before; the properties passed to a flag call win over these)."""
+    if not isinstance(properties, Mapping):
+        logger.warning("posthog_client: set_person_properties_for_flags() needs a dict")
+        return
+    context = _current.get()
+    merged = {**context.person_properties_for_flags, **dict(properties)}
+    _current.set(replace(context, person_properties_for_flags=MappingProxyType(merged)))
+
+
+def reset_person_properties_for_flags() -> None:
+    """Forget the person properties set for flags in this context."""
+    _current.set(replace(_current.get(), person_properties_for_flags=_NOTHING))
+
+
+def set_group_properties_for_flags(properties: Mapping[str, Mapping[str, Any]]) -> None:
+    """Group properties, by group type, every flag evaluation in this context uses (merged over
+    the ones set before, per group type; the properties passed to a flag call win)."""
+    if not isinstance(properties, Mapping) or not all(
+        isinstance(v, Mapping) for v in properties.values()
+    ):
+        logger.warning("posthog_client: set_group_properties_for_flags() needs {type: dict}")
+        return
+    context = _current.get()
+    merged = {k: dict(v) for k, v in context.group_properties_for_flags.items()}
+    for group_type, values in dict(properties).items():
+        merged[str(group_type)] = {**merged.get(str(group_type), {}), **dict(values)}
+    frozen = {k: MappingProxyType(v) for k, v in merged.items()}
+    _current.set(replace(context, group_properties_for_flags=MappingProxyType(frozen)))
+
+
+def reset_group_properties_for_flags(group_type: str | None = None) -> None:
+    """Forget the group properties set for flags in this context (of one group type, or all)."""
+    context = _current.get()
+    kept: Mapping[str, Mapping[str, Any]] = _NOTHING
+    if group_type is not None:
+        kept = MappingProxyType(
+            {k: v for k, v in context.group_properties_for_flags.items() if k != group_type}
+        )
+    _current.set(replace(context, group_properties_for_flags=kept))
+
+
+def flag_options(context: Context, options: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A flag call's options with the context's stored properties merged under its own."""
+    stored_person = context.person_properties_for_flags
+    stored_groups = context.group_properties_for_flags
+    if not stored_person and not stored_groups:
+        return options
+    merged = dict(options)
+    person = options.get("person_properties")
+    if stored_person and (person is None or isinstance(person, Mapping)):
+        merged["person_properties"] = {**stored_person, **(person or {})}
+    groups = options.get("group_properties")
+    if stored_groups and (groups is None or isinstance(groups, Mapping)):
+        combined = {k: dict(v) for k, v in stored_groups.items()}
+        for group_type, values in (groups or {}).items():
+            if not isinstance(values, Mapping):
+                return options  # a bad call: validation names it
+            combined[group_type] = {**combined.get(group_type, {}), **values}
+        merged["group_properties"] = combined
+    return merged

@@ -4,16 +4,22 @@ line and returns a neutral value."""
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from .._runtime.guard import guard
 from .._types import FlagResult, FlagValue
+from .snapshot import FeatureFlagEvaluations
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from typing_extensions import Unpack
 
     from .._client import Client
     from .query import FlagOptions
+
+logger = logging.getLogger("posthog_client")
 
 
 @guard(None)
@@ -96,6 +102,52 @@ def get_all_flags_and_payloads(
             if value is not False and raw is not None
         },
     }
+
+
+@guard(FeatureFlagEvaluations.empty())
+def evaluate_flags(
+    self: Client,
+    distinct_id: str | int | None = None,
+    *,
+    groups: Mapping[str, str | int] | None = None,
+    person_properties: Mapping[str, Any] | None = None,
+    group_properties: Mapping[str, Mapping[str, Any]] | None = None,
+    flag_keys: Iterable[str] | None = None,
+    only_evaluate_locally: bool = False,
+    disable_geoip: bool | None = None,
+    device_id: str | None = None,
+) -> FeatureFlagEvaluations:
+    """Evaluate the flags of one person once, for a whole request: a ``FeatureFlagEvaluations``
+    snapshot to branch on (``is_enabled``, ``get_flag``, ``get_flag_payload``) and to pass to
+    ``capture(..., flags=snapshot)``.
+
+    Local evaluation first; then at most one ``/flags`` call (within ``flags_timeout``) for
+    everything it could not decide, none when everything was decided locally or with
+    ``only_evaluate_locally``. Local values win over the server's. ``flag_keys`` limits the
+    evaluation (and the request) to those flags; ``[]`` evaluates nothing. Nothing is sent at
+    evaluation time: each flag's ``$feature_flag_called`` goes out when it is first read.
+    Inside a request context the distinct id may be left out.
+    """
+    options: dict[str, Any] = {
+        "groups": groups,
+        "person_properties": person_properties,
+        "group_properties": group_properties,
+        "only_evaluate_locally": only_evaluate_locally,
+        "disable_geoip": disable_geoip,
+        "device_id": device_id,
+    }
+    return self._flags.evaluate(distinct_id, options, flag_keys)
+
+
+def snapshot_properties(flags: object) -> dict[str, Any] | None:
+    """What ``capture(..., flags=snapshot)`` adds; None (logged) when it is not a snapshot."""
+    if isinstance(flags, FeatureFlagEvaluations):
+        return flags._capture_properties()
+    logger.warning(
+        "posthog_client: capture(flags=...) needs an evaluate_flags() result, got %s; ignored",
+        type(flags).__name__,
+    )
+    return None
 
 
 @guard({})

@@ -1,19 +1,17 @@
 """Flag resolution: local evaluation first, the remote ``/flags`` endpoint only when local
-evaluation cannot decide, and ``$feature_flag_called`` events deduplicated in a bounded LRU."""
+evaluation cannot decide (one call at most per method call), and the reads reported through
+``FlagEvents`` (``$feature_flag_called``, ``$experiment_exposure``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import logging
-import threading
 import time
-from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._config import Config
-from .._delivery.transport import FLAGS_PATH, HTTPResult, Transport
+from .._delivery.transport import HTTPResult, Transport
 from .._runtime import lifecycle as _lifecycle
 from .._runtime.logs import RateLimitedLog
 from .._types import FlagResult, FlagValue
@@ -22,13 +20,13 @@ from .evaluation import evaluate_flag, evaluate_flags
 from .model import EMPTY_DEFINITIONS, Decided, Definitions, Undecided
 from .poller import DefinitionsPoller
 from .query import Query
+from .reporting import Emit, FlagEvents
+from .results import assemble, local_result, remote_result, unresolved_result, with_unresolved
+from .snapshot import Entry, FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
 
 _RETRY_DELAY = 0.3
-_DEDUP_SIZE = 50_000
-
-Emit = Callable[[str, dict[str, Any], Mapping[str, str] | None, bool], None]
 
 
 class FlagResolver:
@@ -38,18 +36,11 @@ class FlagResolver:
         self._config = config
         self._transport = transport
         self._poller = poller
-        self._emit = emit
-        self._reported: dict[tuple[Any, ...], None] = {}
-        # What the last remote answers said about minimal $feature_flag_called events.
-        self._remote_minimal = False
-        self._remote_experiments: dict[str, bool] = {}
-        self._reported_lock = threading.Lock()
+        self.events = FlagEvents(emit, lambda: self.definitions(wait=False))
         self._log = RateLimitedLog()
         _lifecycle.on_fork(self)
 
     def reset_after_fork(self) -> None:
-        """A lock another thread held at fork would never be released in the child."""
-        self._reported_lock = threading.Lock()
         self._log = RateLimitedLog()
 
     # -- definitions -----------------------------------------------------------------------------
@@ -74,47 +65,52 @@ class FlagResolver:
         outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
         if isinstance(outcome, Decided):
             if send_event:
-                self._report_local(outcome, query)
+                self.events.report_local(outcome, query)
             return outcome.value
-        result = self._undecided(key, query, outcome)
+        result, record, evaluated_at = self._undecided(key, query, outcome)
         if send_event:
-            self._report(result, query)
+            self.events.report(query, result, record, evaluated_at)
         return result.value
 
     def resolve(self, key: str, query: Query, send_event: bool) -> FlagResult | None:
         """The flag's result; None for a flag that exists nowhere (PostHog's sdk-specs
         `get-feature-flag-result.feature`), with the diagnosis in the debug log."""
-        outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
+        defs = self.definitions()
+        outcome = evaluate_flag(defs, key, query.ctx, _now())
         if isinstance(outcome, Decided):
-            result = _local_result(outcome)
+            result = local_result(outcome)
+            if send_event:
+                self.events.report(query, result)
         else:
-            result = self._undecided(key, query, outcome)
-        if send_event:
-            self._report(result, query)
+            result, record, evaluated_at = self._undecided(key, query, outcome)
+            if send_event:
+                self.events.report(query, result, record, evaluated_at)
         if result.value is None and _missing_everywhere(result, outcome):
             logger.debug("posthog_client: flag %r: %s", key, result.reason)
             return None
         return result
 
-    def _undecided(self, key: str, query: Query, outcome: Undecided) -> FlagResult:
+    def _undecided(
+        self, key: str, query: Query, outcome: Undecided
+    ) -> tuple[FlagResult, _remote.RemoteFlag | None, int | None]:
+        """The server's answer for a flag local evaluation left undecided, the record it came
+        from, and when the server evaluated it."""
+        unresolved = outcome.reason.value
         if query.only_evaluate_locally:
-            return FlagResult(
-                key,
-                None,
-                reason=f"not evaluated locally: {outcome.detail}",
-                unresolved=outcome.reason.value,
-            )
-        return self._remote_one(key, query, outcome.reason.value)
-
-    def _remote_one(self, key: str, query: Query, unresolved: str | None) -> FlagResult:
+            reason = f"not evaluated locally: {outcome.detail}"
+            return FlagResult(key, None, reason=reason, unresolved=unresolved), None, None
         remote, error = self.fetch_remote(query, [key])
         if remote is None:
-            return FlagResult(key, None, reason=error, error=error, unresolved=unresolved)
+            return (
+                FlagResult(key, None, reason=error, error=error, unresolved=unresolved),
+                None,
+                None,
+            )
         record = remote.flags.get(key)
         errors = ["errors_while_computing_flags"] if remote.errors_while_computing else []
         if record is None:
             errors.append("flag_missing")
-            return FlagResult(
+            result = FlagResult(
                 key,
                 None,
                 reason="not in the server's answer",
@@ -122,7 +118,10 @@ class FlagResolver:
                 error=",".join(errors),
                 unresolved=unresolved,
             )
-        return _remote_result(key, record, remote.request_id, ",".join(errors) or None, unresolved)
+            return result, None, remote.evaluated_at
+        error = ",".join(errors) or None
+        result = remote_result(key, record, remote.request_id, error, unresolved)
+        return result, record, remote.evaluated_at
 
     # -- all flags ---------------------------------------------------------------------------------
 
@@ -144,8 +143,27 @@ class FlagResolver:
         if remote is None:
             return results  # what could be decided locally
         for key, record in remote.flags.items():
-            results.setdefault(key, (record.value, record.payload))
+            if not record.failed:
+                results.setdefault(key, (record.value, record.payload))
         return results
+
+    def evaluate(self, query: Query, flag_keys: list[str] | None) -> FeatureFlagEvaluations:
+        """One snapshot (``evaluate_flags``): local first; then, unless only local, one
+        ``/flags`` call scoped to ``flag_keys`` (None: all flags) when a flag is undecided, a
+        requested key has no local definition, or there are no definitions. No events."""
+        defs = self.definitions()
+        local: dict[str, Entry] = {}
+        undecided: dict[str, Undecided] = {}
+        if defs.loaded or flag_keys is not None:
+            for key, outcome in evaluate_flags(defs, query.ctx, _now(), flag_keys).items():
+                if isinstance(outcome, Decided):
+                    local[key] = Entry(local_result(outcome))
+                else:
+                    undecided[key] = outcome
+        remote, error = None, None
+        if not query.only_evaluate_locally and (undecided or not defs.loaded):
+            remote, error = self.fetch_remote(query, flag_keys)
+        return assemble(self.events, query, flag_keys, local, undecided, remote, error)
 
     # -- remote ------------------------------------------------------------------------------------
 
@@ -167,12 +185,13 @@ class FlagResolver:
             device_id=query.ctx.device_id,
         )
         deadline = time.monotonic() + config.flags_timeout
-        result = self._transport.post_json(FLAGS_PATH, body, deadline=config.flags_timeout)
+        path = _remote.FLAGS_REQUEST_PATH
+        result = self._transport.post_json(path, body, deadline=config.flags_timeout)
         if _worth_retry(result):
             left = deadline - time.monotonic() - _RETRY_DELAY
             if left > 0.05:
                 time.sleep(_RETRY_DELAY)
-                result = self._transport.post_json(FLAGS_PATH, body, deadline=left)
+                result = self._transport.post_json(path, body, deadline=left)
         error = _error_code(result)
         if error is not None:
             self._log.warning("remote", "remote flag evaluation failed (%s)", error)
@@ -187,80 +206,8 @@ class FlagResolver:
         if parsed.quota_limited:
             self._log.warning("quota", "feature flags are over quota; remote flags are off")
             return None, "quota_limited"
-        self._remote_minimal = parsed.minimal_flag_called_events
-        for key, record in parsed.flags.items():
-            if record.has_experiment is not None and len(self._remote_experiments) < 10_000:
-                self._remote_experiments[key] = record.has_experiment
+        self.events.note_answer(parsed)
         return parsed, None
-
-    # -- $feature_flag_called --------------------------------------------------------------------
-
-    def _is_new(self, query: Query, key: str, value: FlagValue | None) -> bool:
-        """True the first time this (person, flag, value, groups) is seen; bounded memory.
-
-        The read is lock-free (a dict lookup is atomic); only the insert takes the lock.
-        """
-        groups = query.ctx.groups
-        marker = (
-            query.ctx.distinct_id,
-            key,
-            value,
-            type(value) is bool,  # True and "true" are different responses
-            tuple(sorted(groups.items())) if groups else (),
-        )
-        if marker in self._reported:
-            return False
-        with self._reported_lock:
-            if marker in self._reported:
-                return False
-            self._reported[marker] = None
-            if len(self._reported) > _DEDUP_SIZE:
-                del self._reported[next(iter(self._reported))]  # the oldest
-        return True
-
-    def _report_local(self, outcome: Decided, query: Query) -> None:
-        if self._is_new(query, outcome.key, outcome.value):
-            self._emit_called(query, _local_result(outcome))
-
-    def _report(self, result: FlagResult, query: Query) -> None:
-        if self._is_new(query, result.key, result.value):
-            self._emit_called(query, result)
-
-    def _minimal(self, key: str) -> bool:
-        """Whether the server asked for minimal exposure events, and ``key`` is known not to
-        be part of an experiment (experiments always get the full event)."""
-        poller = self._poller
-        defs = poller.snapshot if poller is not None else EMPTY_DEFINITIONS
-        if not (defs.minimal_flag_called_events or self._remote_minimal):
-            return False
-        flag = defs.flags.get(key)
-        if flag is not None:
-            return not flag.has_experiment
-        return self._remote_experiments.get(key) is False
-
-    def _emit_called(self, query: Query, result: FlagResult) -> None:
-        minimal = self._minimal(result.key)
-        props: dict[str, Any] = {
-            "$feature_flag": result.key,
-            "$feature_flag_response": result.value,
-            "locally_evaluated": result.locally_evaluated,
-        }
-        if not minimal:
-            props[f"$feature/{result.key}"] = result.value
-        optional = {
-            "$feature_flag_payload": result.payload,
-            "$feature_flag_reason": result.reason,
-            "$feature_flag_id": result.flag_id,
-            "$feature_flag_version": result.flag_version,
-            "$feature_flag_request_id": result.request_id,
-            "$feature_flag_error": result.error,
-        }
-        props.update((k, v) for k, v in optional.items() if v is not None)
-        self._emit(query.distinct_id, props, query.groups or None, minimal)
-
-    def forget_reported(self) -> None:
-        with self._reported_lock:
-            self._reported.clear()
 
     # -- enrichment of ordinary events, and explaining every flag -------------------------------
 
@@ -279,7 +226,7 @@ class FlagResolver:
         else:
             remote, _error = self.fetch_remote(query, None)
             if remote is not None:
-                values = {key: record.value for key, record in remote.flags.items()}
+                values = {k: r.value for k, r in remote.flags.items() if not r.failed}
         props: dict[str, Any] = {f"$feature/{key}": value for key, value in values.items()}
         props["$active_feature_flags"] = sorted(k for k, v in values.items() if v is not False)
         return props
@@ -292,10 +239,10 @@ class FlagResolver:
         undecided: dict[str, Undecided] = {}
         for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
             if isinstance(outcome, Decided):
-                results[key] = _local_result(outcome)
+                results[key] = local_result(outcome)
             else:
                 undecided[key] = outcome
-                results[key] = _unresolved_result(outcome)
+                results[key] = unresolved_result(outcome)
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
         remote, error = self.fetch_remote(query, list(undecided) if defs.loaded else None)
@@ -305,11 +252,11 @@ class FlagResolver:
             record = remote.flags.get(key) if remote is not None else None
             if record is None:
                 missing = "flag_missing" if remote is not None else error
-                results[key] = _unresolved_result(why, key, missing)
+                results[key] = unresolved_result(why, key, missing)
             else:
-                results[key] = _remote_result(key, record, remote.request_id if remote else None)
+                results[key] = remote_result(key, record, remote.request_id if remote else None)
                 if why is not None:
-                    results[key] = _with_unresolved(results[key], why)
+                    results[key] = with_unresolved(results[key], why)
         return results
 
 
@@ -319,57 +266,6 @@ def _missing_everywhere(result: FlagResult, outcome: Decided | Undecided) -> boo
         return False
     locally_unknown = outcome.reason.value in ("flag_not_found", "no_definitions")
     return locally_unknown and (result.error is None or "flag_missing" in result.error)
-
-
-def _local_result(outcome: Decided) -> FlagResult:
-    return FlagResult(
-        outcome.key,
-        outcome.value,
-        payload=_remote.decode_payload(outcome.payload),
-        reason=outcome.reason,
-        locally_evaluated=True,
-        flag_id=outcome.flag_id,
-        flag_version=outcome.flag_version,
-    )
-
-
-def _unresolved_result(
-    why: Undecided | None, key: str = "", error: str | None = None
-) -> FlagResult:
-    if why is None:
-        return FlagResult(key, None, reason=error, error=error, unresolved="no_definitions")
-    return FlagResult(
-        why.key,
-        None,
-        reason=error or f"not evaluated locally: {why.detail}",
-        error=error,
-        unresolved=why.reason.value,
-        unresolved_detail=why.detail,
-    )
-
-
-def _with_unresolved(result: FlagResult, why: Undecided) -> FlagResult:
-    return dataclasses.replace(result, unresolved=why.reason.value, unresolved_detail=why.detail)
-
-
-def _remote_result(
-    key: str,
-    record: _remote.RemoteFlag,
-    request_id: str | None,
-    error: str | None = None,
-    unresolved: str | None = None,
-) -> FlagResult:
-    return FlagResult(
-        key,
-        record.value,
-        payload=_remote.decode_payload(record.payload),
-        reason=record.reason,
-        flag_id=record.flag_id,
-        flag_version=record.version,
-        request_id=request_id,
-        error=error,
-        unresolved=unresolved,
-    )
 
 
 def _worth_retry(result: HTTPResult) -> bool:

@@ -11,20 +11,24 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._config import Config
 from .._events import context as _context
+from .._events import messages
 from .._events.messages import InvalidCall
 from .._runtime import lifecycle as _lifecycle
 from .._types import FlagResult, FlagValue
 
 if TYPE_CHECKING:
+    from .._delivery.intake import Intake
     from .._delivery.transport import Transport
     from .poller import DefinitionsPoller
     from .query import Query
-    from .resolver import Emit, FlagResolver
+    from .reporting import Emit
+    from .resolver import FlagResolver
+    from .snapshot import FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
 
@@ -78,7 +82,7 @@ class FlagService:
         if self.poller is not None:
             self.poller.stop()
         if self._resolver is not None:
-            self._resolver.forget_reported()
+            self._resolver.events.forget()
 
     def query(
         self, key: str | None, distinct_id: object, options: Mapping[str, Any]
@@ -90,8 +94,10 @@ class FlagService:
         if key is not None and (type(key) is not str or not key):
             logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
             return None
+        context = _context.current()
         if distinct_id is None:
-            distinct_id = _context.current().distinct_id
+            distinct_id = context.distinct_id
+        options = _context.flag_options(context, options)
         make_query = self._make_query
         if make_query is None:
             self._setup()
@@ -142,6 +148,21 @@ class FlagService:
             return None
         return result.payload
 
+    def evaluate(
+        self, distinct_id: object, options: Mapping[str, Any], flag_keys: object
+    ) -> FeatureFlagEvaluations:
+        from .snapshot import FeatureFlagEvaluations
+
+        try:
+            keys = _flag_keys(flag_keys)
+        except InvalidCall as exc:
+            logger.warning("posthog_client: evaluate_flags() ignored: %s", exc)
+            return FeatureFlagEvaluations.empty()
+        query = None if keys == [] else self.query(None, distinct_id, options)
+        if query is None:  # a bad call, or no key asked: nothing evaluated, no request
+            return FeatureFlagEvaluations.empty()
+        return self.resolver.evaluate(query, keys)
+
     def all(
         self, distinct_id: object, options: Mapping[str, Any]
     ) -> dict[str, tuple[FlagValue, str | None]]:
@@ -164,3 +185,40 @@ class FlagService:
             logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
             return False
         return self.poller.load_now()
+
+
+def _flag_keys(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise InvalidCall("flag_keys must be a list of flag keys")
+    keys = list(value)
+    if not all(isinstance(k, str) for k in keys):
+        raise InvalidCall("flag_keys must be a list of flag keys (strings)")
+    return list(dict.fromkeys(keys))
+
+
+def intake_emitter(intake: Intake) -> Emit:
+    """How the flag side queues its events: through the client's intake, with the context's
+    tags and session under the event's own properties (a minimal event, the server's gate,
+    gets the session only)."""
+
+    def emit(
+        event: str,
+        distinct_id: str,
+        properties: dict[str, Any],
+        groups: Mapping[str, str] | None,
+        minimal: bool,
+    ) -> None:
+        context = _context.current()
+        if minimal:
+            extra = {} if context.session_id is None else {"$session_id": context.session_id}
+        else:
+            extra = _context.context_properties(context)
+        props = {**extra, **properties}
+        stamp, uid, value = intake.stamp(None, None, compact=True)
+        intake.submit(
+            event, uid, lambda: messages.capture(distinct_id, event, props, groups, stamp, value)
+        )
+
+    return emit

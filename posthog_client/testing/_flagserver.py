@@ -8,6 +8,7 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +36,7 @@ class FlagRoutes:
         self._server_view: Definitions = EMPTY_DEFINITIONS
         self._etag = ""
         self._remote_overrides: dict[str, dict[str, Any]] = {}
+        self._flag_records: dict[str | None, dict[str, Any]] = {}
         self._quota_limited = False
         self._set_raw({"flags": [], "group_type_mapping": {}, "cohorts": {}})
 
@@ -104,6 +106,23 @@ class FlagRoutes:
         with self._lock:
             self._remote_overrides[str(distinct_id)] = dict(flags)
 
+    def set_flag_record(
+        self, key: str, record: Mapping[str, Any] | None, *, distinct_id: str | None = None
+    ) -> None:
+        """Answer ``/flags`` with exactly this record for ``key`` (for ``distinct_id`` only, or
+        for everyone), whatever the definitions say: Feature Flag Rules v2 records (``value``,
+        ``reason.code``, ``metadata.config_version``/``rule_id``/``variant_key`` ...), failed or
+        malformed records. ``None`` removes it. The answer's ``errorsWhileComputingFlags`` is
+        true when a record it carries has ``failed: true``."""
+        with self._lock:
+            records = self._flag_records.setdefault(
+                None if distinct_id is None else str(distinct_id), {}
+            )
+            if record is None:
+                records.pop(key, None)
+            else:
+                records[key] = copy.deepcopy(dict(record))
+
     def set_quota_limited(self, limited: bool = True) -> None:
         with self._lock:
             self._quota_limited = limited
@@ -157,17 +176,60 @@ class FlagRoutes:
         with self._lock:
             view = self._server_view
             overrides = dict(self._remote_overrides.get(body["distinct_id"], {}))
+            records = {
+                **self._flag_records.get(None, {}),
+                **self._flag_records.get(body["distinct_id"], {}),
+            }
             quota = self._quota_limited
         if quota:
             return FakeResponse.json(200, {"flags": {}, "quotaLimited": ["feature_flags"]})
-        return FakeResponse.json(200, _answer(view, body, overrides))
+        version = request.query.get("v", "")
+        typed = version.isdigit() and int(version) >= 3  # typed records: `value`, reason codes
+        answer = _answer(view, body, overrides, typed)
+        keys = body.get("flag_keys_to_evaluate")
+        for key, record in copy.deepcopy(records).items():
+            if not isinstance(keys, list) or key in keys:
+                answer["flags"][key] = record
+        failed = any(
+            isinstance(r, dict) and r.get("failed") is True for r in answer["flags"].values()
+        )
+        answer["errorsWhileComputingFlags"] = failed
+        return FakeResponse.json(200, answer)
 
 
 def _mapping(value: object) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
-def _answer(view: Definitions, body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+def _record(
+    key: str,
+    value: bool | str,
+    reason: tuple[str, str, int | None],
+    meta: dict[str, Any],
+    typed: bool,
+) -> dict[str, Any]:
+    """One flag's record: typed (``value``, what ``?v=4`` asks for) or older
+    (``enabled``/``variant``)."""
+    code, description, index = reason
+    if typed:
+        return {
+            "key": key,
+            "value": value,
+            "reason": {"code": code, "condition_index": index, "description": description},
+            "metadata": {**meta, "config_version": 1},
+        }
+    return {
+        "key": key,
+        "enabled": value is not False,
+        "variant": value if isinstance(value, str) else None,
+        "reason": {"code": code, "description": description},
+        "metadata": meta,
+    }
+
+
+def _answer(
+    view: Definitions, body: dict[str, Any], overrides: dict[str, Any], typed: bool
+) -> dict[str, Any]:
     groups = {str(k): str(v) for k, v in _mapping(body.get("groups")).items()}
     group_props = {k: _mapping(v) for k, v in _mapping(body.get("group_properties")).items()}
     ctx = EvalContext(
@@ -181,44 +243,36 @@ def _answer(view: Definitions, body: dict[str, Any], overrides: dict[str, Any]) 
     wanted = [k for k in keys if isinstance(k, str)] if isinstance(keys, list) else None
     outcomes = evaluate_flags(view, ctx, dt.datetime.now(dt.timezone.utc), wanted)
     flags: dict[str, Any] = {}
+    override = ("override", "set_remote_flags", None)
     for key, outcome in outcomes.items():
         flag = view.flags.get(key)
         if flag is None and key not in overrides:
             continue
+        reason: tuple[str, str, int | None]
         if key in overrides:
-            value = overrides[key]
-            reason = {"code": "override", "description": "set_remote_flags"}
+            value, reason = overrides[key], override
         elif isinstance(outcome, Decided):
             value = outcome.value
-            reason = {"code": "matched_condition", "description": outcome.reason}
+            matched = outcome.condition_index is not None and value is not False
+            code = "condition_match" if matched else "no_condition_match"
+            reason = (code, outcome.reason, outcome.condition_index)
         else:  # what the server cannot see in the request counts as not matching here
-            value = False
-            reason = {"code": "no_matching_condition", "description": outcome.detail}
-        payload = flag.payload_for(value) if flag is not None else None
-        flags[key] = {
-            "key": key,
-            "enabled": value is not False,
-            "variant": value if isinstance(value, str) else None,
-            "reason": reason,
-            "metadata": {
-                "id": flag.id if flag else None,
-                "version": flag.version if flag else None,
-                "payload": payload,
-                "has_experiment": flag.has_experiment if flag else False,
-            },
+            value, reason = False, ("no_condition_match", outcome.detail, None)
+        meta = {
+            "id": flag.id if flag else None,
+            "version": flag.version if flag else None,
+            "payload": flag.payload_for(value) if flag is not None else None,
+            "has_experiment": flag.has_experiment if flag else False,
         }
+        flags[key] = _record(key, value, reason, meta, typed)
     for key, value in overrides.items():  # server-only flags the definitions do not have
         if key not in flags and (wanted is None or key in wanted):
-            flags[key] = {
-                "key": key,
-                "enabled": value is not False,
-                "variant": value if isinstance(value, str) else None,
-                "reason": {"code": "override", "description": "set_remote_flags"},
-                "metadata": {"id": None, "version": None, "payload": None},
-            }
+            meta = {"id": None, "version": None, "payload": None}
+            flags[key] = _record(key, value, override, meta, typed)
     return {
         "flags": flags,
         "errorsWhileComputingFlags": False,
         "requestId": str(uuid.uuid4()),
+        "evaluatedAt": int(time.time() * 1000),
         "minimalFlagCalledEvents": view.minimal_flag_called_events,
     }
