@@ -24,7 +24,7 @@ from ._delivery.transport import Transport
 from ._events import context as _context
 from ._events import messages
 from ._flags import api as _flag_api
-from ._flags.service import FlagService, intake_emitter
+from ._flags.service import FlagService
 from ._runtime import lifecycle as _lifecycle
 from ._runtime.guard import guard
 from ._runtime.logs import enable_debug_logging
@@ -98,7 +98,7 @@ class Client:
         self._consumer = Consumer(core, self._transport, self._static, on_error_source)
         self._consumer.start_replay()  # with a spool: rows left by an earlier run go out now
         self._intake = Intake(self._consumer, self._static, config.before_send)
-        self._flags = FlagService(core, self._transport, intake_emitter(self._intake))
+        self._flags = FlagService(core, self._transport, self._intake.emit)
         # A client dropped without shutdown() must not leave its threads behind.
         poller = self._flags.poller
         self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, poller)

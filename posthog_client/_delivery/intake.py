@@ -29,15 +29,18 @@ class Intake:
         self._hooks = hooks
         self.closed = False
 
-    def emit_flag_called(
+    def emit(
         self,
+        event: str,
         distinct_id: str,
         properties: dict[str, Any],
         groups: Mapping[str, str] | None,
         minimal: bool,
     ) -> None:
-        """Queue a ``$feature_flag_called`` event (the flag resolver's one way to the pipeline).
-        A minimal event (the server's gate) carries the context's session but not its tags."""
+        """Queue an event the SDK sends by itself (``$feature_flag_called``,
+        ``$experiment_exposure``: the flag side's one way to the pipeline), with the context's
+        tags and session under its own properties; a minimal event (the server's gate for flag
+        events) gets the session only."""
         context = _context.current()
         if minimal:
             extra = {} if context.session_id is None else {"$session_id": context.session_id}
@@ -45,9 +48,8 @@ class Intake:
             extra = _context.context_properties(context)
         props = {**extra, **properties}
         stamp, uid, value = self.stamp(None, None, compact=True)
-        name = "$feature_flag_called"
         self.submit(
-            name, uid, lambda: messages.capture(distinct_id, name, props, groups, stamp, value)
+            event, uid, lambda: messages.capture(distinct_id, event, props, groups, stamp, value)
         )
 
     def stamp(self, timestamp: Any, uuid: Any, compact: bool = False) -> tuple[Any, str, int | str]:

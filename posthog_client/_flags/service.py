@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import Config
 from .._events import context as _context
-from .._events import messages
 from .._events.messages import InvalidCall
 from .._runtime import lifecycle as _lifecycle
 from .._types import FlagResult, FlagValue
 
 if TYPE_CHECKING:
-    from .._delivery.intake import Intake
     from .._delivery.transport import Transport
     from .poller import DefinitionsPoller
     from .query import Query
@@ -196,29 +194,3 @@ def _flag_keys(value: object) -> list[str] | None:
     if not all(isinstance(k, str) for k in keys):
         raise InvalidCall("flag_keys must be a list of flag keys (strings)")
     return list(dict.fromkeys(keys))
-
-
-def intake_emitter(intake: Intake) -> Emit:
-    """How the flag side queues its events: through the client's intake, with the context's
-    tags and session under the event's own properties (a minimal event, the server's gate,
-    gets the session only)."""
-
-    def emit(
-        event: str,
-        distinct_id: str,
-        properties: dict[str, Any],
-        groups: Mapping[str, str] | None,
-        minimal: bool,
-    ) -> None:
-        context = _context.current()
-        if minimal:
-            extra = {} if context.session_id is None else {"$session_id": context.session_id}
-        else:
-            extra = _context.context_properties(context)
-        props = {**extra, **properties}
-        stamp, uid, value = intake.stamp(None, None, compact=True)
-        intake.submit(
-            event, uid, lambda: messages.capture(distinct_id, event, props, groups, stamp, value)
-        )
-
-    return emit
