@@ -20,10 +20,10 @@ import threading
 import time
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 import urllib3
-from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -107,18 +107,75 @@ class _HTTPSPool(HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
 
 
-class _DeadlineAdapter(HTTPAdapter):
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+class Pool:
+    """The SDK's own connections to one host: urllib3 directly. ``requests`` reads the
+    environment on every request (proxies, netrc), a millisecond of CPU each time; here it is
+    read once, with the same meaning: ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY``, and
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` or certifi's bundle, verification always on.
+    (Benchmark: end-to-end events/s, 2 ms of CPU per request with ``requests``.)"""
+
+    def __init__(self, host: str) -> None:
+        import urllib.request
+
+        from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+        kind = "https" if host.startswith("https:") else "http"
+        name = urllib3.util.parse_url(host).host or ""
+        proxy = urllib.request.getproxies().get(kind)
+        if proxy and urllib.request.proxy_bypass(name):
+            proxy = None
+        ca_bundle = (
+            os.environ.get("REQUESTS_CA_BUNDLE")
+            or os.environ.get("CURL_CA_BUNDLE")
+            or DEFAULT_CA_BUNDLE_PATH
+        )
+        options: dict[str, Any] = {"num_pools": 4, "maxsize": 4, "ca_certs": ca_bundle}
+        manager: urllib3.PoolManager = (
+            urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+        )
+        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
+        self._manager = manager
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        params: Mapping[str, str] | None,
+        deadline: float,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        if params:
+            url += ("&" if "?" in url else "?") + urlencode(params)
+        response = self._manager.urlopen(
+            method,
+            url,
+            body=body,
+            headers=dict(headers),
+            timeout=urllib3.Timeout(connect=min(deadline, 10.0), read=deadline),
+            retries=False,
+            redirect=False,  # a redirect would re-send the body, api key included
+            preload_content=False,
+        )
+        try:
+            content = _read_capped_raw(response)
+        finally:
+            response.release_conn()
+        return response.status, content, response.headers
+
+    def close(self) -> None:
+        self._manager.clear()
 
 
-def new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = _DeadlineAdapter(max_retries=0, pool_connections=4, pool_maxsize=4)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
+def _read_capped_raw(response: Any) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.stream(65536, decode_content=True):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise urllib3.exceptions.HTTPError("response too large")
+    return b"".join(chunks)
 
 
 class _Resolver:
@@ -235,7 +292,7 @@ _watchdog = _Watchdog()
 
 
 def send(
-    session: requests.Session,
+    session: requests.Session | Pool,
     method: str,
     url: str,
     headers: Mapping[str, str],
@@ -243,25 +300,32 @@ def send(
     params: Mapping[str, str] | None,
     deadline: float,
 ) -> Answer:
+    """One request, through a ``requests`` session (yours, or the fake's) or our own pool."""
     call = _Call(time.monotonic() + deadline)
     fired = threading.Event()
     _local.call = call
     token = _watchdog.arm(deadline, call.connections, fired)
     try:
-        response = session.request(
-            method,
-            url,
-            data=body,
-            params=params,
-            headers=headers,
-            timeout=(min(deadline, 10.0), deadline),
-            allow_redirects=False,  # a redirect would re-send the body, api key included
-            stream=True,
-        )
-        try:
-            content = _read_capped(response)
-        finally:
-            response.close()
+        if isinstance(session, Pool):
+            status, content, answer_headers = session.request(
+                method, url, headers, body, params, deadline
+            )
+        else:
+            response = session.request(
+                method,
+                url,
+                data=body,
+                params=params,
+                headers=headers,
+                timeout=(min(deadline, 10.0), deadline),
+                allow_redirects=False,  # a redirect would re-send the body, api key included
+                stream=True,
+            )
+            try:
+                content = _read_capped(response)
+            finally:
+                response.close()
+            status, answer_headers = response.status_code, response.headers
     except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
         return None, b"", {}, _describe(exc, fired.is_set(), call.sent, deadline), call.sent
     finally:
@@ -269,7 +333,7 @@ def send(
         _local.call = None
     if fired.is_set():
         return None, b"", {}, _describe(None, True, call.sent, deadline), call.sent
-    return response.status_code, content, response.headers, None, True
+    return status, content, answer_headers, None, True
 
 
 def _describe(exc: BaseException | None, late: bool, sent: bool, deadline: float) -> str:
@@ -281,13 +345,15 @@ def _describe(exc: BaseException | None, late: bool, sent: bool, deadline: float
             name = getattr(host, "host", None) or "the host"
             reason = cause.__cause__ or cause
             return f"dns: could not look up {name} ({reason})"
-    if late or isinstance(exc, requests.ReadTimeout):
+    if late or isinstance(exc, (requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
         if sent:
             return f"timeout: sent, but no answer within {deadline:g} s (outcome unknown)"
         return f"timeout: no complete exchange within {deadline:g} s"
-    if isinstance(exc, requests.ConnectTimeout):
+    if isinstance(exc, (requests.ConnectTimeout, ConnectTimeoutError)):
         return "timeout: could not connect in time"
-    if any(isinstance(c, requests.exceptions.SSLError) for c in causes):
+    if any(
+        isinstance(c, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)) for c in causes
+    ):
         failures = [str(c) for c in causes if isinstance(c, ssl.SSLError)]
         return f"tls: {failures[0] if failures else 'handshake failed'}"[:300]
     if any(isinstance(c, ConnectionRefusedError) for c in causes):

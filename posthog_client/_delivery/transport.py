@@ -20,6 +20,8 @@ from .encoding import encode
 if TYPE_CHECKING:
     import requests
 
+    from . import http
+
 logger = logging.getLogger("posthog_client")
 
 USER_AGENT = f"posthog-client/{VERSION}"
@@ -67,27 +69,25 @@ def sessions_from(factory: Callable[[], requests.Session]) -> Iterator[None]:
         _session_factories.remove(factory)
 
 
-def new_session() -> requests.Session:
-    if _session_factories:
-        return _session_factories[-1]()
-    from . import http
-
-    return http.new_session()
-
-
 class Transport:
-    """Sends requests to one host. ``session`` is the seam the fake server plugs into."""
+    """Sends requests to one host: through a ``requests`` session when one is given (yours, or
+    ``FakePostHog``'s: the seam the fake plugs into), else through the SDK's own pool."""
 
     def __init__(self, host: str, session: requests.Session | None = None) -> None:
         self.host = host
         self._own_session = session is None
-        self._session = session
+        self._session: requests.Session | http.Pool | None = session
 
     @property
-    def session(self) -> requests.Session:
+    def session(self) -> requests.Session | http.Pool:
         session = self._session
-        if session is None:  # created on first use: the import of requests waits until then
-            session = self._session = new_session()
+        if session is None:  # made on first use: importing requests waits until then
+            if _session_factories:
+                session = self._session = _session_factories[-1]()
+            else:
+                from . import http
+
+                session = self._session = http.Pool(self.host)
         return session
 
     def reset_after_fork(self) -> None:
