@@ -30,7 +30,7 @@ from ._client import Client
 from ._config import DEFAULT_HOST as _DEFAULT_HOST
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
 from ._events.context import identify_context, new_context, set_context_session, tag
-from ._types import FlagResult, FlagValue, Stats
+from ._types import FlagResult, FlagStats, FlagValue, Stats
 from ._version import VERSION as __version__
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "ConfigError",
     "ConfigTypeError",
     "FlagResult",
+    "FlagStats",
     "FlagValue",
     "PostHogError",
     "QuotaLimitedError",
@@ -77,6 +78,7 @@ sync_mode: bool = False
 on_error: _Any = None
 before_send: _Any = None
 session: _Any = None  # a requests.Session: the seam FakePostHog plugs into
+definitions_store: _Any = None  # a URL or store: one flag-definitions poll per fleet
 
 _SETTINGS = (
     "api_key",
@@ -87,6 +89,7 @@ _SETTINGS = (
     "on_error",
     "before_send",
     "session",
+    "definitions_store",
 )
 _default: Client | None = None
 _default_settings: tuple[_Any, ...] | None = None

@@ -21,7 +21,7 @@ def test_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)  # submodules
     }
     settings = {"api_key", "host", "personal_api_key", "debug", "disabled", "sync_mode", "session"}
-    settings |= {"on_error", "before_send", "annotations"}
+    settings |= {"on_error", "before_send", "annotations", "definitions_store"}
     assert public - settings == set(posthog_client.__all__) - {"__version__"}
 
 

@@ -31,6 +31,7 @@ class Settings:
     out: IO[str]
     err: IO[str]
     session: requests.Session | None
+    store: str = ""  # a definitions store URL (--store or POSTHOG_DEFINITIONS_STORE)
 
     def emit(self, text: str) -> None:
         self.out.write(text + "\n")
