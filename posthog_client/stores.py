@@ -8,11 +8,14 @@ writing your own (implement ``DefinitionsStore``). ``RedisStore`` needs the ``re
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._flags.file_store import FileStore
 from ._flags.provider_store import ProviderStore
 from ._flags.store import DefinitionsStore, MemoryStore, PollResult
+
+if TYPE_CHECKING:
+    from ._flags.redis_store import RedisStore
 
 __all__ = [
     "DefinitionsStore",

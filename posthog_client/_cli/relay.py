@@ -37,14 +37,13 @@ def relay(settings: Settings, store: str, interval: float, once: bool) -> int:
     stop = threading.Event()
     previous = _handle_signals(stop)
     try:
+        client.load_feature_flags()  # the first round, bounded by --timeout
         flags = client.stats().flags
-        _say(settings, "start", flags, f"polling {client.host} every {interval:g} s")
         if once:
-            client.load_feature_flags()
-            flags = client.stats().flags
             _say(settings, "done", flags)
             return EXIT_OK if flags.loaded and not flags.store_errors else EXIT_FAILURE
-        shown: tuple[Any, ...] = ()
+        _say(settings, "start", flags, f"polling {client.host} every {interval:g} s")
+        shown: tuple[Any, ...] = (flags.role, flags.fence, flags.loaded, flags.last_store_error)
         last = time.monotonic()
         while not stop.wait(min(1.0, interval)):
             flags = client.stats().flags

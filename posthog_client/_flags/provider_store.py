@@ -61,7 +61,7 @@ class ProviderStore:
             if self._loop is None or self._loop_pid != os.getpid():  # none yet, or forked
                 loop = asyncio.new_event_loop()
                 threading.Thread(
-                    target=loop.run_forever, name="posthog_client-provider", daemon=True
+                    target=_serve, args=(loop,), name="posthog_client-provider", daemon=True
                 ).start()
                 self._loop, self._loop_pid = loop, os.getpid()
             return self._loop
@@ -116,6 +116,13 @@ class ProviderStore:
             loop, self._loop = self._loop, None
             if loop is not None and self._loop_pid == os.getpid():
                 loop.call_soon_threadsafe(loop.stop)
+
+
+def _serve(loop: asyncio.AbstractEventLoop) -> None:
+    try:
+        loop.run_forever()
+    finally:
+        loop.close()
 
 
 async def _wait(awaitable: Awaitable[Any]) -> Any:
