@@ -15,8 +15,12 @@ import sys
 import time
 
 import posthog_client
-import posthog_client._flags.coordinator  # noqa: F401 - imported once, before the forks
+# Imported once, before the forks (as gunicorn --preload would): each child only builds its client.
+import posthog_client._delivery.http  # noqa: F401
+import posthog_client._flags.coordinator  # noqa: F401
+import posthog_client._flags.query  # noqa: F401
 import posthog_client._flags.redis_store  # noqa: F401
+import posthog_client._flags.resolver  # noqa: F401
 from posthog_client import Client
 
 

@@ -45,9 +45,10 @@ class Fleet:
         deadline = time.monotonic() + timeout
         while len(self.ready) < count:
             line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            kind, pid, rest = line.split(" ", 2)
-            if kind == "ready":
-                self.ready[int(pid)] = rest
+            kind, _, rest = line.partition(" ")
+            pid, _, value = rest.partition(" ")
+            assert kind == "ready" and pid.isdigit(), f"unexpected output: {line!r}"
+            self.ready[int(pid)] = value
 
 
 @contextlib.contextmanager

@@ -235,7 +235,9 @@ class FleetPoller(DefinitionsPoller):
             self._store_failed(exc)
             return self._fall_back()
         self._store_ok()
-        self._first_attempt.set()
+        settled = self.snapshot.loaded or self._cleared_for == QUOTA
+        if settled or time.monotonic() >= self._cold_until:
+            self._first_attempt.set()  # else another process may still bring one, in time
         if self.fence is None:
             return COLD_POLL
         return max(0.0, self._next_fetch - time.monotonic())
@@ -245,6 +247,10 @@ class FleetPoller(DefinitionsPoller):
         got = self.download(self.snapshot.etag if in_sync else None, keep_body=True)
         now_ms = int(time.time() * 1000)
         if got.kind in (OK, QUOTA):
+            # What PostHog just said is used here whatever happens to the lease.
+            self.snapshot = got.snapshot if got.kind == OK else EMPTY_DEFINITIONS  # type: ignore[assignment]
+            if got.kind == QUOTA:
+                self._log_cleared(QUOTA, "")
             if not self.store.renew(self.owner, fence, self._lease):
                 self._lose_lease("the lease expired while PostHog answered")
                 return
@@ -255,11 +261,7 @@ class FleetPoller(DefinitionsPoller):
             )
             del body
             version = envelope.make_version(fence, content, now_ms)
-            written = self.store.write(fence, data, version)
-            self.snapshot = got.snapshot if got.kind == OK else EMPTY_DEFINITIONS  # type: ignore[assignment]
-            if got.kind == QUOTA:
-                self._log_cleared(QUOTA, "")
-            if not written:
+            if not self.store.write(fence, data, version):
                 self._lose_lease("a newer leader holds a larger fence; its write wins")
                 return
             self.version, self._content = envelope.parse_version(version), content
