@@ -14,14 +14,19 @@ import signal
 import sys
 import time
 
-import posthog_client
 # Imported once, before the forks (as gunicorn --preload would): each child only builds its client.
+import posthog_client
 import posthog_client._delivery.http  # noqa: F401
 import posthog_client._flags.coordinator  # noqa: F401
 import posthog_client._flags.query  # noqa: F401
 import posthog_client._flags.redis_store  # noqa: F401
 import posthog_client._flags.resolver  # noqa: F401
 from posthog_client import Client
+
+
+def say(line: str) -> None:
+    """One line in one write(): the children share the pipe, and lines must not interleave."""
+    os.write(1, (line + "\n").encode())
 
 
 def child(store: str, host: str, interval: float, keyless: bool) -> None:
@@ -44,11 +49,11 @@ def child(store: str, host: str, interval: float, keyless: bool) -> None:
         "beta", "u1", only_evaluate_locally=True, send_feature_flag_events=False
     )
     detail = "" if value else " " + json.dumps(client.stats().flags.__dict__)
-    print(f"ready {os.getpid()} {value}{detail}", flush=True)
+    say(f"ready {os.getpid()} {value}{detail}")
     while not stop:
         time.sleep(0.05)
     flags = client.stats().flags
-    print(f"stats {os.getpid()} {json.dumps(flags.__dict__)}", flush=True)
+    say(f"stats {os.getpid()} {json.dumps(flags.__dict__)}")
     client.shutdown(timeout=1)
 
 

@@ -332,3 +332,60 @@ def test_the_file_store_shares_one_poll_between_clients(fake: FakePostHog, tmp_p
     roles = sorted(c.stats().flags.role for c in clients)
     assert roles == ["follower", "follower", "follower", "leader"]
     assert isinstance(clients[0]._config.definitions_store, FileStore)
+
+
+def test_a_refused_personal_key_leaves_polling_to_a_good_one(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.set_flag("beta")
+    store = MemoryStore()
+    wrong = fake.client(personal_api_key="phx_revoked", definitions_store=store, poll_interval=0.1)
+    wait_until(lambda: wrong.stats().flags.lease_changes >= 2)  # led, got a 401, stepped down
+    good = fake.client(definitions_store=store, poll_interval=0.1)
+    wait_until(lambda: good.stats().flags.role == "leader")
+    wait_until(lambda: wrong.stats().flags.loaded)  # it follows the good key's snapshot
+    assert wrong.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+    refused = [m for m in caplog.messages if "(401)" in m]
+    assert len(refused) == 1 and "leaves polling to others" in refused[0]
+    time.sleep(0.3)
+    assert wrong.stats().flags.role == "follower"  # stays out while the key is refused
+
+
+def test_over_quota_clears_the_whole_fleet_once(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.set_flag("beta")
+    store = MemoryStore()
+    leader = fake.client(definitions_store=store, poll_interval=0.1)
+    follower = fake.client(personal_api_key=None, definitions_store=store, poll_interval=0.1)
+    assert leader.load_feature_flags()
+    wait_until(lambda: follower.stats().flags.loaded)
+    fake.fail(path=DEFS, status=402, times=None)
+    wait_until(lambda: not follower.stats().flags.loaded)
+    assert follower.get_feature_flag("beta", "u1", only_evaluate_locally=True) is None
+    time.sleep(0.3)
+    quota = [m for m in caplog.messages if "(402)" in m]
+    assert len(quota) == 2  # one line per client, not one per interval
+    fake.clear_faults()
+    wait_until(lambda: follower.stats().flags.loaded)  # and back when the quota is
+
+
+def test_pubsub_wakes_followers_as_soon_as_a_snapshot_is_written(
+    fake: FakePostHog, redis_port: int
+) -> None:
+    fake.set_flag("beta", rollout=0)
+    url = redis_url(redis_port, wake=1)
+    leader = fake.client(definitions_store=url, poll_interval=0.1)
+    follower = fake.client(personal_api_key=None, definitions_store=url, poll_interval=30)
+    assert leader.load_feature_flags()
+    assert follower.get_feature_flag("beta", "u1", only_evaluate_locally=True) is False
+    time.sleep(0.2)  # the follower now sleeps on its subscription (its interval is 30 s)
+    fake.set_flag("beta", rollout=100)
+    started = time.monotonic()
+    wait_until(lambda: follower.get_feature_flag("beta", "u1", only_evaluate_locally=True), 3)
+    assert time.monotonic() - started < 1.0  # the leader's interval, not the follower's
+    thread = follower._flags.poller._thread  # type: ignore[union-attr]
+    assert thread is not None
+    follower.shutdown()  # a subscribed follower stops like any other, at once
+    thread.join(2)
+    assert not thread.is_alive()

@@ -45,6 +45,8 @@ class Fleet:
         deadline = time.monotonic() + timeout
         while len(self.ready) < count:
             line = self.lines.get(timeout=max(0.01, deadline - time.monotonic()))
+            if not line:
+                continue
             kind, _, rest = line.partition(" ")
             pid, _, value = rest.partition(" ")
             assert kind == "ready" and pid.isdigit(), f"unexpected output: {line!r}"

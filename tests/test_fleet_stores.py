@@ -266,6 +266,9 @@ def test_an_official_cache_provider_plugs_in_unchanged(fake: Any, provider_class
     follower_provider = provider_class(shared, leader=False)
     leader = fake.client(definitions_store=leader_provider, poll_interval=0.2)
     assert leader.get_feature_flag("beta", "u1") is True
+    deadline = time.monotonic() + 5
+    while "data" not in shared and time.monotonic() < deadline:  # written just after it is used
+        time.sleep(0.01)
     assert set(shared["data"]) >= {"flags", "group_type_mapping", "cohorts"}
     follower = fake.client(
         personal_api_key=None, definitions_store=follower_provider, poll_interval=0.2

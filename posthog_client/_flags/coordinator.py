@@ -95,9 +95,27 @@ class FleetPoller(DefinitionsPoller):
                 _internal.report(exc)
                 self._first_attempt.set()
                 delay = self._jittered()
-            if self._stop.wait(max(0.005, delay)):
+            if self._pause(max(0.005, delay)):
                 break
         self._step_down()
+
+    def _pause(self, delay: float) -> bool:
+        """Sleep until the next tick (True: stopped). A follower of a store that can announce
+        changes (``wait_for_change``, Redis with ``?wake=1``) wakes as soon as one is written."""
+        wake = getattr(self.store, "wait_for_change", None)
+        if (
+            self.fence is None
+            and self.snapshot.loaded
+            and not self._failing
+            and getattr(self.store, "wake", False)
+            and callable(wake)
+        ):
+            try:
+                wake(delay)
+            except Exception:  # the next poll finds out whether the store is down
+                return self._stop.wait(delay)
+            return self._stop.is_set()
+        return self._stop.wait(delay)
 
     def load_now(self) -> bool:
         self.start()
@@ -273,7 +291,11 @@ class FleetPoller(DefinitionsPoller):
             text = envelope.make_version(*self.version)
             self._touch(fence, text, refetch=False)
         elif got.kind == REFUSED:
-            self._log_cleared(REFUSED, "this process stops polling for the fleet for a while")
+            self._log_cleared(
+                REFUSED,
+                f"this process leaves polling to others for {REFUSED_BACKOFF} intervals and "
+                "keeps the shared definitions",
+            )
             self._out_until = time.monotonic() + REFUSED_BACKOFF * self._interval
             self._step_down()
             self.lease_changes += 1

@@ -133,7 +133,10 @@ class DefinitionsPoller:
             self.snapshot = got.snapshot
         elif got.kind in (REFUSED, QUOTA):
             self.snapshot = EMPTY_DEFINITIONS
-            self._log_cleared(got.kind, "local flag evaluation is off until it is accepted")
+            self._log_cleared(
+                got.kind,
+                "local flag evaluation is off until it is accepted, flags are evaluated remotely",
+            )
 
     def _log_cleared(self, kind: str, consequence: str) -> None:
         """One line per change of state: the key was refused (401), or over quota (402)."""
@@ -141,11 +144,7 @@ class DefinitionsPoller:
             return
         self._cleared_for = kind
         if kind == REFUSED:
-            logger.error(
-                "posthog_client: the personal API key was refused (401); %s, flags are "
-                "evaluated remotely",
-                consequence,
-            )
+            logger.error("posthog_client: the personal API key was refused (401); %s", consequence)
         else:
             logger.warning(
                 "posthog_client: feature flags are over quota (402); local flag definitions "

@@ -45,6 +45,9 @@ class DefinitionsStore(Protocol):
       (after a 304); False when fenced out, None when there is no snapshot to touch.
     - ``read()``: the stored snapshot bytes, or None.
     - ``close()``: let go of connections and files.
+
+    Optionally, a store with ``wake = True`` and ``wait_for_change(timeout) -> bool`` lets a
+    follower sleep until a new snapshot is announced (Redis pub/sub with ``?wake=1``).
     """
 
     def poll(self, owner: str | None, lease: float) -> PollResult: ...

@@ -79,6 +79,10 @@ def _from_url(url: str, namespace: str) -> DefinitionsStore:
             if not raw or any(c in raw for c in "{} \r\n"):
                 raise ConfigError("definitions_store: prefix must be a plain key prefix")
             options["prefix"] = raw
+        elif key == "wake" and scheme != "file":
+            if raw not in ("0", "1"):
+                raise ConfigError("definitions_store: wake must be 0 or 1")
+            options["wake"] = raw == "1"
         elif key == "db" and scheme == "unix":
             extra.append((key, raw))
         else:
