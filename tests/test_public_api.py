@@ -35,3 +35,20 @@ def test_import_is_warning_free_and_lazy() -> None:
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "ok"
+
+
+def test_stores_exports_and_redis_stays_optional() -> None:
+    import posthog_client.stores
+
+    assert posthog_client.stores.__all__ == sorted(posthog_client.stores.__all__)
+    code = (
+        "import sys, posthog_client, posthog_client.stores;"
+        "assert 'redis' not in sys.modules and 'posthog_client._flags.store' in sys.modules;"
+        "posthog_client.Client('phc_x', definitions_store='file:///tmp/none');"
+        "assert 'redis' not in sys.modules;"
+        "from posthog_client.stores import RedisStore;assert 'redis' in sys.modules;print('ok')"
+    )
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "ok"
