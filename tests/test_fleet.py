@@ -389,3 +389,33 @@ def test_pubsub_wakes_followers_as_soon_as_a_snapshot_is_written(
     follower.shutdown()  # a subscribed follower stops like any other, at once
     thread.join(2)
     assert not thread.is_alive()
+
+
+def test_what_a_process_fetched_during_a_store_outage_is_not_rolled_back(
+    fake: FakePostHog,
+) -> None:
+    class Flaky(MemoryStore):
+        down = False
+
+        def __getattribute__(self, name: str) -> Any:
+            if name in ("poll", "renew", "read", "write", "touch") and object.__getattribute__(
+                self, "down"
+            ):
+                raise ConnectionError("store down")
+            return super().__getattribute__(name)
+
+    fake.set_flag("beta", rollout=0)
+    store = Flaky()
+    client = fake.client(definitions_store=store, poll_interval=0.1)
+    assert client.load_feature_flags()
+    store.down = True
+    fake.set_flag("beta", rollout=100)  # changed while the store is down: fetched directly
+    wait_until(lambda: client.get_feature_flag("beta", "u1", only_evaluate_locally=True))
+    store.down = False  # the store still holds the old definitions
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:  # never back to the store's older copy
+        assert client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+        time.sleep(0.005)
+    assert client.stats().flags.role == "leader"
+    reader = fake.client(personal_api_key=None, definitions_store=store, poll_interval=0.1)
+    assert reader.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True

@@ -279,3 +279,14 @@ def test_an_official_cache_provider_plugs_in_unchanged(fake: Any, provider_class
     assert isinstance(follower._config.definitions_store, ProviderStore)
     fake.close()
     assert leader_provider.shut and follower_provider.shut  # shutdown() reaches the provider
+
+
+def test_a_write_with_a_larger_fence_raises_the_counter(handles: Factory) -> None:
+    """After a store lost its data, an old leader's larger fence wins once; fences stay
+    monotonic, so the leader that came after it is refused and the next acquisition is larger."""
+    store = handles()
+    low = store.poll("new", 5.0).fence
+    assert store.write(57, snapshot(b"old leader"), "57:old:1")
+    assert store.write(low, snapshot(b"new leader"), f"{low}:new:2") is False
+    store.release("new", low)
+    assert store.poll("next", 5.0).fence == 58

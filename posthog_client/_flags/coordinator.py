@@ -176,6 +176,9 @@ class FleetPoller(DefinitionsPoller):
         self.version = version
         if version.content_id in (self._content, self._rejected):
             return
+        own = self.fetched_at
+        if self._content is None and own is not None and own * 1000 > version.fetched_at_ms:
+            return  # what this process downloaded itself while the store was down is newer
         data = self.store.read()
         if data is None:
             return
@@ -351,7 +354,10 @@ class FleetPoller(DefinitionsPoller):
         if self.can_lead and time.monotonic() >= self._out_until:
             age = self.snapshot_age()
             if age is None or age > 2 * self._interval:
+                before = self.snapshot
                 self.fetch()
+                if self.snapshot is not before:
+                    self._content = None  # no longer the shared copy: newer, or cleared
         self._first_attempt.set()
         return self._jittered()
 

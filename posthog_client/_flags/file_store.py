@@ -129,6 +129,8 @@ class FileStore:
         with self._writing():
             if fence < self._fence():
                 return False
+            if fence > self._fence():  # see write.lua
+                self._replace("fence", str(fence).encode())
             self._replace("snapshot", bytes(snapshot))
             self._replace("version", version.encode("ascii"))
             return True

@@ -116,6 +116,7 @@ class MemoryStore:
         with self._lock:
             if fence < self._fence:
                 return False
+            self._fence = fence  # never lower: see write.lua
             self._snapshot, self._version = bytes(snapshot), version
             self._expires = time.monotonic() + self.ttl
             return True
