@@ -43,7 +43,7 @@ def keys(url: str, project: str = "phc_test") -> dict[str, str]:
     return {name: f"{base}:{name}" for name in ("lease", "fence", "version", "snapshot")}
 
 
-def flag_events(fake: FakePostHog) -> int:
+def remote_flag_requests(fake: FakePostHog) -> int:
     return len(fake.requests_to("/flags"))
 
 
@@ -65,7 +65,7 @@ def test_a_follower_without_a_personal_key_evaluates_locally(
     result = follower.get_feature_flag_result("beta", "u1")
     assert result is not None and result.value is True and result.locally_evaluated
     assert result.payload == {"plan": "pro"}
-    assert flag_events(fake) == 0  # nothing was asked of the server
+    assert remote_flag_requests(fake) == 0  # nothing was asked of the server
     assert len(fake.requests_to(DEFS)) >= 1  # all of them the leader's
     flags = follower.stats().flags
     assert (flags.role, flags.fetches, flags.loaded) == ("follower", 0, True)
@@ -284,33 +284,24 @@ def test_a_forked_worker_follows_and_keeps_the_parents_snapshot(
     fake: FakePostHog, tmp_path: Any
 ) -> None:
     fake.set_flag("beta")
-    if True:
-        parent = fake.client(definitions_store=f"file://{tmp_path}", poll_interval=0.2)
-        assert parent.load_feature_flags()
-        wait_until(lambda: parent.stats().flags.role == "leader")
-        pid = os.fork()
-        if pid == 0:  # the child: a follower at once, no download, the parent still leads
-            code = 1
-            try:
-                flags = parent.stats().flags
-                value = parent.get_feature_flag("beta", "u1", only_evaluate_locally=True)
-                time.sleep(0.5)
-                code = (
-                    0
-                    if (flags.role, value, parent.stats().flags.role)
-                    == (
-                        "follower",
-                        True,
-                        "follower",
-                    )
-                    else 3
-                )
-            finally:
-                os._exit(code)
-        _, status = os.waitpid(pid, 0)
-        assert os.waitstatus_to_exitcode(status) == 0
-        assert parent.stats().flags.role == "leader"
-        parent.shutdown()
+    parent = fake.client(definitions_store=f"file://{tmp_path}", poll_interval=0.2)
+    assert parent.load_feature_flags()
+    wait_until(lambda: parent.stats().flags.role == "leader")
+    pid = os.fork()
+    if pid == 0:  # the child: a follower at once, with the parent's snapshot, no download
+        code = 1
+        try:
+            fetched = parent.stats().flags.fetches  # the parent's count, copied by the fork
+            value = parent.get_feature_flag("beta", "u1", only_evaluate_locally=True)
+            time.sleep(0.5)  # a few intervals: the parent keeps the lease
+            flags = parent.stats().flags
+            code = 0 if (value, flags.role, flags.fetches) == (True, "follower", fetched) else 3
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert parent.stats().flags.role == "leader"
+    parent.shutdown()
 
 
 def test_stats_stay_backward_compatible(fake: FakePostHog) -> None:
