@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "RESULT "
 CHILD_TIMEOUT_S = 300.0
-SCENARIOS = ("capture", "e2e", "flags", "import", "memory", "burst")
+SCENARIOS = ("capture", "e2e", "flags", "import", "memory", "burst", "fleet")
 
 
 @dataclass
@@ -415,6 +415,51 @@ def bench_burst(settings: Settings) -> list[Row]:
     ]
 
 
+def bench_fleet(settings: Settings) -> list[Row]:
+    """posthog_client only: flag checks with a Redis store, and the store's traffic."""
+    intervals = "6" if settings.quick else "20"
+    result = _child("fleet", "--sdk", "ours", "--intervals", intervals)
+    settings.raw.setdefault("fleet", []).append(result)
+    if "error" in result or not result.get("available"):
+        _log(f"  fleet: skipped ({result.get('error') or result.get('reason')})")
+        return []
+    _log(
+        f"  fleet            ours   follower {result['follower_evals_per_s']:.0f} evals/s, "
+        f"standalone {result['standalone_evals_per_s']:.0f}; keyless follower "
+        f"{result['keyless_bytes_up'] + result['keyless_bytes_down']:.0f} B/interval"
+    )
+    scenario = "7 fleet (ours only)"
+
+    def row(metric: str, value: float | None) -> Row:
+        return Row(scenario, metric, value, None, higher_is_better=False, compared=False)
+
+    ratio = result["follower_evals_per_s"] / result["standalone_evals_per_s"]
+    return [
+        row("get_feature_flag evals/s, standalone (no store)", result["standalone_evals_per_s"]),
+        row("get_feature_flag evals/s, Redis follower", result["follower_evals_per_s"]),
+        row("follower / standalone evals/s", ratio),
+        row("get_feature_flag p99 us, standalone", result["standalone_p99_us"]),
+        row("get_feature_flag p99 us, Redis follower", result["follower_p99_us"]),
+        row(f"store commands during {result['checks']:,} flag checks", result["store_commands"]),
+        row(
+            "keyless follower store bytes/interval, unchanged (sent+received)",
+            result["keyless_bytes_up"] + result["keyless_bytes_down"],
+        ),
+        row(
+            "standby (keyed) follower store bytes/interval, unchanged",
+            result["standby_bytes_up"] + result["standby_bytes_down"],
+        ),
+        row(
+            "leader store bytes/interval, unchanged (renew + 304 touch)",
+            result["leader_bytes_up"] + result["leader_bytes_down"],
+        ),
+        row(
+            f"definitions requests/interval, 1 leader + {2 * result['followers']} followers",
+            result["definitions_requests_per_interval"],
+        ),
+    ]
+
+
 BENCHES: dict[str, Callable[[Settings], list[Row]]] = {
     "capture": bench_capture,
     "e2e": bench_e2e,
@@ -422,6 +467,7 @@ BENCHES: dict[str, Callable[[Settings], list[Row]]] = {
     "import": bench_import,
     "memory": bench_memory,
     "burst": bench_burst,
+    "fleet": bench_fleet,
 }
 
 

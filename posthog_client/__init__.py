@@ -41,7 +41,7 @@ from ._events.context import (
     tag,
 )
 from ._flags.snapshot import FeatureFlagEvaluations
-from ._types import FlagResult, FlagValue, Stats
+from ._types import FlagResult, FlagStats, FlagValue, Stats
 from ._version import VERSION as __version__
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "ConfigTypeError",
     "FeatureFlagEvaluations",
     "FlagResult",
+    "FlagStats",
     "FlagValue",
     "PostHogError",
     "QuotaLimitedError",
@@ -95,6 +96,7 @@ sync_mode: bool = False
 on_error: _Any = None
 before_send: _Any = None
 session: _Any = None  # a requests.Session: the seam FakePostHog plugs into
+definitions_store: _Any = None  # a URL or store: one flag-definitions poll per fleet
 
 _SETTINGS = (
     "api_key",
@@ -105,6 +107,7 @@ _SETTINGS = (
     "on_error",
     "before_send",
     "session",
+    "definitions_store",
 )
 _default: Client | None = None
 _default_settings: tuple[_Any, ...] | None = None

@@ -66,6 +66,7 @@ class Client:
         timeout: float = Config.timeout,
         flags_timeout: float = Config.flags_timeout,
         poll_interval: float = Config.poll_interval,
+        definitions_store: str | object | None = None,
         exit_timeout: float = Config.exit_timeout,
         gzip: bool = Config.gzip,
         sync_mode: bool = Config.sync_mode,
@@ -330,8 +331,10 @@ class Client:
 
     @guard(Stats())
     def stats(self) -> Stats:
-        """Delivery counters: accepted, sent, retried, pending, dropped by reason, requests."""
-        return self._consumer.stats()
+        """Delivery counters: accepted, sent, retried, pending, dropped by reason, requests;
+        ``flags``: where flag definitions come from (role, fence, snapshot age, fetches, 304s,
+        store errors, lease changes)."""
+        return dataclasses.replace(self._consumer.stats(), flags=self._flags.stats())
 
     def __enter__(self) -> Client:
         return self

@@ -64,6 +64,8 @@ class Config:
     spool_max_age: float = 86_400.0
     on_error: OnError | None = None
     before_send: tuple[BeforeSend, ...] = ()
+    # A DefinitionsStore (built from the URL or object given): one definitions poll per fleet.
+    definitions_store: Any = None
 
     def __repr__(self) -> str:  # keys never appear in reprs, logs or tracebacks
         return f"Config(host={self.host!r}, disabled={self.disabled!r})"
@@ -205,6 +207,12 @@ def make_config(api_key: object, **options: Any) -> Config:
     if on_error is not None and not callable(on_error):
         raise ConfigTypeError("on_error must be a callable taking (exception, events)")
     values["on_error"] = on_error
+    store = options.get("definitions_store")
+    if store is not None:
+        from ._flags.envelope import project_id
+        from ._flags.store_url import open_store
+
+        values["definitions_store"] = open_store(store, project_id(key))
     if not key:
         values["disabled"] = True
     return Config(**values)

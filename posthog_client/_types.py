@@ -22,6 +22,35 @@ DROP_REASONS = (
 
 
 @dataclass(frozen=True)
+class FlagStats:
+    """Where this client's flag definitions come from, and how that is going
+    (``client.stats().flags``).
+
+    ``role``: ``"leader"`` (this process polls PostHog for the fleet and writes the shared
+    snapshot), ``"follower"`` (it reads the shared snapshot), ``"standalone"`` (it polls PostHog
+    for itself: a personal key and no ``definitions_store``) or ``"remote"`` (no local
+    evaluation: every flag is asked of the server). ``fence`` is the leader's fencing token.
+    ``snapshot_age`` is seconds since PostHog last confirmed the definitions in use (None: none
+    loaded). ``fetches`` counts this process's definitions requests, ``not_modified`` the 304s
+    among them. ``store_errors`` counts failed round trips to the store, ``rejected_snapshots``
+    the shared snapshots refused as corrupt, truncated or foreign, ``lease_changes`` the times
+    this process took or lost the lease.
+    """
+
+    role: str = "remote"
+    store: str | None = None
+    fence: int | None = None
+    loaded: bool = False
+    snapshot_age: float | None = None
+    fetches: int = 0
+    not_modified: int = 0
+    store_errors: int = 0
+    rejected_snapshots: int = 0
+    lease_changes: int = 0
+    last_store_error: str | None = None
+
+
+@dataclass(frozen=True)
 class Stats:
     """A snapshot of the delivery counters of one client (``client.stats()``).
 
@@ -46,6 +75,7 @@ class Stats:
     spool_errors: int = 0  # the spool could not be written or read (events waited in memory)
     spool_events: int = 0  # in the spool file now (every process's rows)
     spool_bytes: int = 0
+    flags: FlagStats = field(default_factory=FlagStats)  # where flag definitions come from
 
     @property
     def dropped_total(self) -> int:

@@ -48,6 +48,16 @@ def restore_sdk_logger() -> Iterator[None]:
     logger.handlers[:] = handlers
 
 
+@pytest.fixture(scope="session")
+def redis_port() -> Iterator[int]:
+    """One real redis-server for the session (tests keep apart by namespace); skips, with the
+    reason shown, where redis-server is not installed. CI installs it (.ci/run)."""
+    from servers import redis_server
+
+    with redis_server() as port:
+        yield port
+
+
 @pytest.fixture
 def fake() -> Iterator[FakePostHog]:
     with FakePostHog() as server:

@@ -105,33 +105,35 @@ def wsgi_server(
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[int]:
-    """A throwaway redis-server on a free port (skips the test where none is installed)."""
+def redis_server(port: int | None = None, args: Sequence[str] = ()) -> Iterator[int]:
+    """A throwaway redis-server on a free port, or on ``port`` (skips the test where none is
+    installed). ``args`` are extra server options, e.g. ``("--requirepass", "secret")``."""
     exe = _bin("redis-server")
     if exe is None:
         import pytest
 
         pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
-    for _ in range(5):
-        port = free_port()
+    for _ in range(5 if port is None else 1):
+        chosen = free_port() if port is None else port
         directory = tempfile.mkdtemp(prefix="posthog-redis-")
-        command = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-        command += ["--appendonly", "no", "--daemonize", "no", "--dir", directory]
+        command = [exe, "--port", str(chosen), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--daemonize", "no", "--dir", directory, *args]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10
         while process.poll() is None and time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
+                with socket.create_connection(("127.0.0.1", chosen), timeout=0.2) as conn:
                     conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
+                    if conn.recv(16).startswith((b"+PONG", b"-NOAUTH")):
                         break
             except OSError:
                 time.sleep(0.01)
         else:
             stop(process, signal.SIGKILL)
+            shutil.rmtree(directory, ignore_errors=True)
             continue  # the port was taken: try another
         try:
-            yield port
+            yield chosen
         finally:
             stop(process)
             shutil.rmtree(directory, ignore_errors=True)

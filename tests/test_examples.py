@@ -119,6 +119,7 @@ def test_there_are_examples() -> None:
         "fastapi_app.py",
         "celery_task.py",
         "local_flags.py",
+        "fleet.py",
     } <= set(SCRIPTS)
     assert TEST_FILES == ["test_with_fake.py"]
 

@@ -16,8 +16,11 @@ import posthog_client
 PACKAGE = pathlib.Path(posthog_client.__file__).parent
 ROOT = PACKAGE.parent
 
-# Flag modules allowed to have threads, clocks and I/O (through the transport): everything else
-# under _flags/, and all of _events/, is pure.
+# Flag modules allowed to have threads, clocks and I/O (through the transport, or to a
+# definitions store): everything else under _flags/, and all of _events/, is pure. The
+# store-backed poller ("coordinator") and the adapter for the official SDK's cache providers
+# ("provider_store", which runs awaitables on a thread) are the fleet's threads and clocks; the
+# snapshot format they share ("envelope") stays pure.
 IMPURE_FLAG_MODULES = {
     "api",
     "resolver",
@@ -27,6 +30,8 @@ IMPURE_FLAG_MODULES = {
     "store",
     "redis_store",
     "file_store",
+    "coordinator",
+    "provider_store",
 }
 MAX_LINES = 400
 
@@ -93,6 +98,7 @@ def test_the_pure_parts_are_the_ones_expected() -> None:
     assert "posthog_client._events.messages" in PURE
     assert "posthog_client._flags.evaluation" in PURE
     assert "posthog_client._flags.resolver" not in PURE
+    assert "posthog_client._flags.envelope" in PURE
 
 
 @pytest.mark.parametrize("module", PURE)

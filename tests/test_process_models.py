@@ -36,6 +36,7 @@ client = posthog_client.Client(
     personal_api_key="phx_test",
     poll_interval=float(os.environ["POLL"]),
     flush_interval=0.05,
+    definitions_store=os.environ.get("STORE") or None,
 )
 client.load_feature_flags()  # in the master, before the workers are forked
 
@@ -115,6 +116,35 @@ def test_workers_deliver_every_event_once_and_see_flag_changes(
         fake.wait_for_events(len(sent), timeout=10)
         received = Counter(e.uuid for e in fake.events.named("request served"))
         assert received == sent  # every event exactly once
+
+
+@pytest.mark.parametrize("kind", ["gunicorn", "uwsgi"])
+def test_workers_share_one_poll_through_a_store_and_see_flag_changes(
+    kind: str, fake: FakePostHog, app_dir: Path, redis_port: int
+) -> None:
+    """The master and both workers on one Redis store: one definitions request per interval in
+    all (three standalone pollers would make three), and the kill switch still reaches every
+    worker within two intervals."""
+    store = f"redis://127.0.0.1:{redis_port}/0?prefix=pm-{kind}-{os.getpid()}"
+    with fake.serve() as url:
+        env = {"FAKE_URL": url, "POLL": str(POLL), "STORE": store}
+        with wsgi_server(kind, app_dir, env=env, log=app_dir / "server.log") as (_, port):
+            answers = [a for round_ in range(2) for a in _hit_both_workers(port, f"r{round_}")]
+            workers = {a["pid"] for a in answers}
+            assert len(workers) == 2 and all(a["flag"] is True for a in answers), answers
+            before = len(fake.requests_to("/flags/definitions"))
+            time.sleep(4 * POLL)
+            made = len(fake.requests_to("/flags/definitions")) - before
+            assert 2 <= made <= int(4 / 0.9) + 1, made
+            fake.set_flag("kill-switch", active=False)
+            changed_at = time.monotonic()
+            seen_off: dict[object, float] = {}
+            while len(seen_off) < 2 and time.monotonic() - changed_at < 2 * POLL + 1.5:
+                for answer in _hit_both_workers(port, "after"):
+                    if answer["flag"] is False:
+                        seen_off.setdefault(answer["pid"], time.monotonic() - changed_at)
+            assert set(seen_off) == workers, (seen_off, (app_dir / "server.log").read_text())
+            assert max(seen_off.values()) <= 2 * POLL + 0.5
 
 
 def test_a_c_level_fork_resets_the_client_in_the_child(fake: FakePostHog) -> None:

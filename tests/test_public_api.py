@@ -21,7 +21,7 @@ def test_all_is_sorted_and_complete() -> None:
         if not name.startswith("_") and not isinstance(value, types.ModuleType)  # submodules
     }
     settings = {"api_key", "host", "personal_api_key", "debug", "disabled", "sync_mode", "session"}
-    settings |= {"on_error", "before_send", "annotations"}
+    settings |= {"on_error", "before_send", "annotations", "definitions_store"}
     assert public - settings == set(posthog_client.__all__) - {"__version__"}
 
 
@@ -31,6 +31,23 @@ def test_testing_exports() -> None:
 
 def test_import_is_warning_free_and_lazy() -> None:
     code = "import sys, posthog_client;assert 'numpy' not in sys.modules;print('ok')"
+    out = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "ok"
+
+
+def test_stores_exports_and_redis_stays_optional() -> None:
+    import posthog_client.stores
+
+    assert posthog_client.stores.__all__ == sorted(posthog_client.stores.__all__)
+    code = (
+        "import sys, posthog_client, posthog_client.stores;"
+        "assert 'redis' not in sys.modules and 'posthog_client._flags.store' in sys.modules;"
+        "posthog_client.Client('phc_x', definitions_store='file:///tmp/none');"
+        "assert 'redis' not in sys.modules;"
+        "from posthog_client.stores import RedisStore;assert 'redis' in sys.modules;print('ok')"
+    )
     out = subprocess.run(
         [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, check=True
     )

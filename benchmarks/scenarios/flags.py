@@ -45,6 +45,9 @@ ALL_PASSES = 5
 BUDGET_S = 90.0
 
 
+_REASONS = {200: "OK", 304: "Not Modified"}
+
+
 class _DefinitionsServer(ThreadingHTTPServer):
     daemon_threads = True
     payload: bytes
@@ -57,7 +60,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _reply(self, status: int, body: bytes) -> None:
         head = (
-            f"HTTP/1.1 {status} {'OK' if status == 200 else 'Not Found'}\r\n"
+            f"HTTP/1.1 {status} {_REASONS.get(status, 'Not Found')}\r\n"
             f'Content-Type: application/json\r\nETag: "bench-1"\r\n'
             f"Content-Length: {len(body)}\r\n\r\n"
         )
@@ -67,7 +70,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         self.server.hits[path] = self.server.hits.get(path, 0) + 1
         if path in ("/flags/definitions", "/api/feature_flag/local_evaluation/"):
-            self._reply(200, self.server.payload)
+            if self.headers.get("If-None-Match") == '"bench-1"':  # unchanged (fleet scenario)
+                self._reply(304, b"")
+            else:
+                self._reply(200, self.server.payload)
         else:
             self._reply(404, b'{"detail":"not found"}')
 

@@ -35,6 +35,7 @@ class Settings:
     err: IO[str]
     session: requests.Session | None
     spool: str | None = None  # doctor --spool
+    store: str = ""  # a definitions store URL (--store or POSTHOG_DEFINITIONS_STORE)
 
     def emit(self, text: str) -> None:
         self.out.write(text + "\n")

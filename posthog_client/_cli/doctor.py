@@ -2,7 +2,8 @@
 
 Two harmless requests, each with the ``--timeout`` deadline: ``POST /flags/?v=2`` for a made-up
 user (is the host PostHog, is the project key accepted) and, with a personal key,
-``GET /flags/definitions`` (is the personal key accepted, what can be evaluated locally).
+``GET /flags/definitions`` (is the personal key accepted, what can be evaluated locally). With
+``--store`` (or ``POSTHOG_DEFINITIONS_STORE``), the definitions store is read (never written).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ def _checks(settings: Settings) -> Iterator[Check]:
         yield from personal_key(settings, transport, state, secrets)
     finally:
         transport.close()
+    from .store_check import store_checks
+
+    for status, message, fix in store_checks(settings):
+        yield Check(status, message, fix)
 
 
 def _spool(path: str) -> Check:

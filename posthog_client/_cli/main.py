@@ -28,6 +28,7 @@ environment:
   POSTHOG_API_KEY           project API key (phc_...), required
   POSTHOG_HOST              PostHog host (default https://us.i.posthog.com)
   POSTHOG_PERSONAL_API_KEY  personal API key (phx_...): local flag evaluation
+  POSTHOG_DEFINITIONS_STORE definitions store URL (redis://host:6379/0, file:///dir)
 
 exit status: 0 success, 1 failure, 2 usage error"""
 
@@ -77,6 +78,16 @@ def _seconds(text: str) -> float:
         value = math.nan
     if not 0 < value <= 300:
         raise argparse.ArgumentTypeError(f"expected seconds between 0 and 300, got {text!r}")
+    return value
+
+
+def _interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 86_400:
+        raise argparse.ArgumentTypeError(f"expected seconds between 0 and 86400, got {text!r}")
     return value
 
 
@@ -146,12 +157,35 @@ def build_parser(out: IO[str], err: IO[str]) -> _Parser:
     )
     doctor = commands.add_parser(
         "doctor",
-        help="check keys, host and flag definitions, and explain what to fix",
+        help="check keys, host, flag definitions and store, and explain what to fix",
         description="Check the configuration against the host: keys, reachability, flag\n"
-        "definitions. Each problem comes with what to do about it.",
+        "definitions, and the definitions store (--store). Each problem comes with what to\n"
+        "do about it.",
         **shared,
     )
     doctor.add_argument("--spool", metavar="PATH", help="also check a spool file (spool_path)")
+    store_help = "definitions store URL (overrides POSTHOG_DEFINITIONS_STORE)"
+    doctor.add_argument("--store", metavar="URL", help=store_help)
+    relay = commands.add_parser(
+        "flags-relay",
+        help="poll flag definitions for a fleet and keep them in a shared store",
+        description="Poll PostHog for flag definitions (with POSTHOG_PERSONAL_API_KEY) and\n"
+        "keep them in a definitions store, for app processes that use\n"
+        "Client(api_key, definitions_store=URL) with no personal key. Run two for high\n"
+        "availability: one polls, the other takes over if it dies. Stops on SIGTERM/SIGINT.",
+        **shared,
+    )
+    relay.add_argument("--store", metavar="URL", help=store_help)
+    relay.add_argument(
+        "--poll-interval",
+        type=_interval,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between polls (default 30)",
+    )
+    relay.add_argument(
+        "--once", action="store_true", help="load once, report, and exit (0: the store is filled)"
+    )
     return parser
 
 
@@ -182,8 +216,11 @@ def main(
         err=err,
         session=session,
         spool=getattr(args, "spool", None),
+        store=(
+            getattr(args, "store", None) or environ.get("POSTHOG_DEFINITIONS_STORE", "")
+        ).strip(),
     )
-    with _sdk_log(err, args.verbose):
+    with _sdk_log(err, args.verbose or args.command == "flags-relay", args.verbose):
         try:
             if args.command == "capture":
                 return capture(settings, args.distinct_id, args.event, dict(args.prop))
@@ -197,6 +234,10 @@ def main(
                     dict(args.group),
                     args.local_only,
                 )
+            if args.command == "flags-relay":
+                from .relay import relay
+
+                return relay(settings, settings.store, args.poll_interval, args.once)
             from .doctor import doctor
 
             return doctor(settings)
@@ -206,13 +247,14 @@ def main(
 
 
 @contextlib.contextmanager
-def _sdk_log(err: IO[str], verbose: bool) -> Iterator[None]:
-    """Show the SDK's warnings (its debug log with ``--verbose``) on ``err`` while running."""
+def _sdk_log(err: IO[str], info: bool, verbose: bool) -> Iterator[None]:
+    """Show the SDK's warnings (``info``: and info lines; its debug log with ``--verbose``) on
+    ``err`` while running."""
     logger = logging.getLogger("posthog_client")
     handler = logging.StreamHandler(err)
     handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     level = logger.level
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO if info else logging.WARNING)
     logger.addHandler(handler)
     try:
         yield

@@ -12,6 +12,8 @@ import json
 import logging
 import random
 import threading
+import time
+from typing import NamedTuple
 
 from .._config import Config
 from .._delivery.transport import DEFINITIONS_PATH, Transport
@@ -19,12 +21,23 @@ from .._errors import redact
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
 from .._runtime.logs import RateLimitedLog
+from .._types import FlagStats
 from .model import EMPTY_DEFINITIONS, Definitions
 from .parse import DefinitionsError, parse_definitions
 
 logger = logging.getLogger("posthog_client")
 
 FETCH_DEADLINE = 10.0
+OK, NOT_MODIFIED, REFUSED, QUOTA, FAILED = "ok", "not_modified", "refused", "quota", "failed"
+
+
+class Download(NamedTuple):
+    """What one definitions request came to: ``kind`` is one of the five constants above."""
+
+    kind: str
+    snapshot: Definitions | None = None
+    body: bytes | None = None  # the raw body, only when asked for
+    etag: str | None = None
 
 
 class DefinitionsPoller:
@@ -32,6 +45,9 @@ class DefinitionsPoller:
         self._config = config
         self._transport = transport
         self.snapshot: Definitions = EMPTY_DEFINITIONS
+        self.fetches = 0  # definitions requests made by this process
+        self.not_modified = 0  # of which answered 304
+        self.fetched_at: float | None = None  # wall clock of the last 200 or 304
         self._init_state()
         _lifecycle.on_fork(self)
 
@@ -42,7 +58,7 @@ class DefinitionsPoller:
         self._start_lock = threading.Lock()
         self._fetch_lock = threading.Lock()
         self._log = RateLimitedLog(60.0)
-        self._cleared_for: int | None = None
+        self._cleared_for: str | None = None
         self._problems_logged: tuple[str, ...] = ()
 
     def reset_after_fork(self) -> None:
@@ -111,11 +127,39 @@ class DefinitionsPoller:
                 self._first_attempt.set()
 
     def _fetch(self) -> None:
+        got = self.download(self.snapshot.etag)
+        if got.kind == OK:
+            assert got.snapshot is not None
+            self.snapshot = got.snapshot
+        elif got.kind in (REFUSED, QUOTA):
+            self.snapshot = EMPTY_DEFINITIONS
+            self._log_cleared(
+                got.kind,
+                "local flag evaluation is off until it is accepted, flags are evaluated remotely",
+            )
+
+    def _log_cleared(self, kind: str, consequence: str) -> None:
+        """One line per change of state: the key was refused (401), or over quota (402)."""
+        if self._cleared_for == kind:
+            return
+        self._cleared_for = kind
+        if kind == REFUSED:
+            logger.error("posthog_client: the personal API key was refused (401); %s", consequence)
+        else:
+            logger.warning(
+                "posthog_client: feature flags are over quota (402); local flag definitions "
+                "were cleared"
+            )
+
+    def download(self, etag: str | None, keep_body: bool = False) -> Download:
+        """One ``GET /flags/definitions`` (conditional on ``etag``), parsed. ``keep_body``
+        keeps the raw body too (a fleet leader stores it), at the cost of holding it while
+        parsing."""
         config = self._config
-        current = self.snapshot
         headers = {"Authorization": f"Bearer {config.personal_api_key}"}
-        if current.etag:
-            headers["If-None-Match"] = current.etag
+        if etag:
+            headers["If-None-Match"] = etag
+        self.fetches += 1
         result = self._transport.get(
             DEFINITIONS_PATH,
             params={"token": config.api_key, "send_cohorts": ""},
@@ -123,35 +167,44 @@ class DefinitionsPoller:
             deadline=FETCH_DEADLINE,
         )
         if result.status == 304:
-            return
+            self.not_modified += 1
+            self.fetched_at = time.time()
+            return Download(NOT_MODIFIED)
         if result.status in (401, 402):
-            self.snapshot = EMPTY_DEFINITIONS
-            if self._cleared_for != result.status:
-                self._cleared_for = result.status
-                if result.status == 401:
-                    logger.error(
-                        "posthog_client: the personal API key was refused (401); local flag "
-                        "evaluation is off until it is accepted, flags are evaluated remotely"
-                    )
-                else:
-                    logger.warning(
-                        "posthog_client: feature flags are over quota (402); local flag "
-                        "definitions were cleared"
-                    )
-            return
+            return Download(REFUSED if result.status == 401 else QUOTA)
         if not result.ok:
             detail = redact(result.describe(), (config.api_key, config.personal_api_key))
             self._log.warning(
                 "definitions", "could not load flag definitions (%s); keeping the last ones", detail
             )
-            return
-        etag = result.headers.get("ETag")
+            return Download(FAILED)
+        new_etag = result.headers.get("ETag")
         body = [result.body]
-        del result  # the body now lives in `body` only, and _parse lets go of it once decoded
-        snapshot = self._parse(body, etag)
+        del result  # the body now lives in `body` only, and parse lets go of it once decoded
+        kept = body[0] if keep_body else None
+        snapshot = self.parse(body, new_etag)
         if snapshot is None:
-            return
+            return Download(FAILED)
+        self.fetched_at = time.time()
         self._cleared_for = None
+        return Download(OK, snapshot, kept, new_etag)
+
+    def parse(self, body: list[bytes], etag: str | None, source: str = "") -> Definitions | None:
+        """The body as a snapshot, or None (logged) when it is malformed. The JSON text and the
+        decoded tree are dropped as soon as each is used, so a reload holds one of them, the
+        new snapshot and the old one, never two raw copies."""
+        try:
+            raw = json.loads(body.pop())
+            snapshot = parse_definitions(raw, etag, consume=True)
+        except (ValueError, RecursionError, DefinitionsError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+            self._log.warning(
+                "definitions",
+                "flag definitions%s were malformed (%s); keeping the last ones",
+                source,
+                reason,
+            )
+            return None
         if snapshot.problems and snapshot.problems != self._problems_logged:
             self._problems_logged = snapshot.problems
             logger.warning(
@@ -160,18 +213,18 @@ class DefinitionsPoller:
                 len(snapshot.problems),
                 "; ".join(snapshot.problems[:5]),
             )
-        self.snapshot = snapshot
+        return snapshot
 
-    def _parse(self, body: list[bytes], etag: str | None) -> Definitions | None:
-        """The body as a snapshot, or None (logged) when it is malformed. The JSON text and the
-        decoded tree are dropped as soon as each is used, so a reload holds one of them, the
-        new snapshot and the old one, never two raw copies."""
-        try:
-            raw = json.loads(body.pop())
-            return parse_definitions(raw, etag, consume=True)
-        except (ValueError, RecursionError, DefinitionsError) as exc:
-            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
-            self._log.warning(
-                "definitions", "flag definitions were malformed (%s); keeping the last ones", reason
-            )
-            return None
+    def snapshot_age(self) -> float | None:
+        """Seconds since PostHog last confirmed the definitions in use (None: never)."""
+        fetched = self.fetched_at
+        return None if fetched is None else max(0.0, time.time() - fetched)
+
+    def stats(self) -> FlagStats:
+        return FlagStats(
+            role="standalone",
+            snapshot_age=self.snapshot_age(),
+            fetches=self.fetches,
+            not_modified=self.not_modified,
+            loaded=self.snapshot.loaded,
+        )

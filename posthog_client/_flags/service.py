@@ -1,9 +1,11 @@
 """The flag side of a ``Client`` (composed into it, not inherited): validates each flag call and
 owns the resolver and the definitions poller.
 
-With a personal key the poller starts with the client, so no request path ever starts it. The
-resolver, the evaluator and their imports are set up on the first flag call otherwise, so an app
-that only captures events never pays for them.
+With a personal key or a definitions store the poller starts with the client, so no request
+path ever starts it: the plain ``DefinitionsPoller``, or with a store the ``FleetPoller``, which
+shares one poll among every process using the store. The resolver, the evaluator and their
+imports are set up on the first flag call otherwise, so an app that only captures events never
+pays for them.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .._config import Config
 from .._events import context as _context
 from .._events.messages import InvalidCall
 from .._runtime import lifecycle as _lifecycle
-from .._types import FlagResult, FlagValue
+from .._types import FlagResult, FlagStats, FlagValue
 
 if TYPE_CHECKING:
     from .._delivery.transport import Transport
@@ -51,7 +53,7 @@ class FlagService:
         self._resolver: FlagResolver | None = None
         self._make_query: Callable[[object, Mapping[str, Any]], Query] | None = None
         self.poller: DefinitionsPoller | None = None
-        if config.personal_api_key and not config.disabled:
+        if self._polls(config):
             self._setup()
             assert self.poller is not None
             self.poller.start()
@@ -70,11 +72,25 @@ class FlagService:
             from .resolver import FlagResolver
 
             config = self._config
-            if config.personal_api_key and not config.disabled:
-                self.poller = DefinitionsPoller(config, self._transport)
+            if self._polls(config):
+                if config.definitions_store is not None:
+                    from .coordinator import FleetPoller
+
+                    self.poller = FleetPoller(config, self._transport, config.definitions_store)
+                else:
+                    self.poller = DefinitionsPoller(config, self._transport)
             self._make_query = make_query
             self._resolver = FlagResolver(config, self._transport, self.poller, self._emit)
             return self._resolver
+
+    @staticmethod
+    def _polls(config: Config) -> bool:
+        has_source = config.personal_api_key or config.definitions_store is not None
+        return bool(has_source) and not config.disabled
+
+    def stats(self) -> FlagStats:
+        poller = self.poller
+        return FlagStats() if poller is None else poller.stats()
 
     def stop(self) -> None:
         if self.poller is not None:
@@ -180,7 +196,10 @@ class FlagService:
     def load(self) -> bool:
         self.resolver  # noqa: B018 - sets the poller up
         if self.poller is None:
-            logger.warning("posthog_client: load_feature_flags() needs a personal_api_key")
+            logger.warning(
+                "posthog_client: load_feature_flags() needs a personal_api_key or a "
+                "definitions_store"
+            )
             return False
         return self.poller.load_now()
 
