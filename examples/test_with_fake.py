@@ -40,7 +40,7 @@ def test_sign_up_is_tracked(posthog_client: Client, posthog_fake: FakePostHog) -
     [event] = posthog_fake.events.named("signed up").for_distinct_id("ian@posthog.com")
     assert event.properties["plan"] == "pro"
     [identify] = posthog_fake.events.named("$identify")
-    assert identify["$set"] == {"email": "ian@posthog.com", "plan": "pro"}
+    assert identify.properties["$set"] == {"email": "ian@posthog.com", "plan": "pro"}
 
 
 def test_module_level_calls_use_the_request_context(posthog_module: FakePostHog) -> None:

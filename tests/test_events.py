@@ -62,13 +62,12 @@ def test_identify_set_set_once_shapes(fake: FakePostHog) -> None:
     client.set_once("u1", {"first_seen": "2026-01-01"})
     client.flush()
     assert sent(fake, 3) == [
-        {"event": "$identify", "distinct_id": "u1", "$set": {"email": "a@b.c"}, "properties": {}},
-        {"event": "$set", "distinct_id": "u1", "$set": {"plan": "pro"}, "properties": {}},
+        {"event": "$identify", "distinct_id": "u1", "properties": {"$set": {"email": "a@b.c"}}},
+        {"event": "$set", "distinct_id": "u1", "properties": {"$set": {"plan": "pro"}}},
         {
             "event": "$set_once",
             "distinct_id": "u1",
-            "$set_once": {"first_seen": "2026-01-01"},
-            "properties": {},
+            "properties": {"$set_once": {"first_seen": "2026-01-01"}},
         },
     ]
 
@@ -235,7 +234,7 @@ def test_distinct_id_is_stringified(fake: FakePostHog) -> None:
     [
         (lambda c: c.capture("", "e"), "distinct_id is empty"),
         (lambda c: c.capture("   ", "e"), "distinct_id is empty"),
-        (lambda c: c.capture(None, "e"), "distinct_id must be"),
+        (lambda c: c.capture(None, None), "event must be"),
         (lambda c: c.capture({"id": 1}, "e"), "distinct_id must be"),
         (lambda c: c.capture(True, "e"), "distinct_id must be"),
         (lambda c: c.capture("u1", ""), "event must be"),

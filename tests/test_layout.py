@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(posthog_client.__file__).parent
 ROOT = PACKAGE.parent
 
 # Flag modules allowed to have threads, clocks and I/O (through the transport): everything else
-# under _flags/, and all of _events/, is pure.
+# under _flags/, and all of _events/ but its api (the Client's event methods), is pure.
 IMPURE_FLAG_MODULES = {"api", "resolver", "poller", "service", "store", "redis_store", "file_store"}
 MAX_LINES = 400
 
@@ -72,8 +72,8 @@ def _is_pure(module: str) -> bool:
     parts = module.split(".")
     if len(parts) < 2:
         return False
-    if parts[1] == "_events":
-        return True
+    if parts[1] == "_events":  # but the public methods, as for flags
+        return len(parts) == 3 and parts[2] != "api"
     return parts[1] == "_flags" and len(parts) == 3 and parts[2] not in IMPURE_FLAG_MODULES
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -34,11 +34,21 @@ def current() -> Context:
 def new_context(fresh: bool = False) -> Iterator[None]:
     """A context for the block: it starts as a copy of the enclosing one (empty with
     ``fresh=True``), and whatever is set inside is gone when the block ends."""
-    token = _current.set(EMPTY if fresh else _current.get())
+    token = enter(fresh)
     try:
         yield
     finally:
         _current.reset(token)
+
+
+def enter(fresh: bool) -> Token[Context]:
+    """Start a context (a copy of the current one, or empty); ``leave`` ends it."""
+    return _current.set(EMPTY if fresh else _current.get())
+
+
+def leave(token: Token[Context]) -> None:
+    """Restore the context from before ``enter`` (ValueError: entered in another context)."""
+    _current.reset(token)
 
 
 def identify_context(distinct_id: str) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, TypedDict
 
-from .._events.messages import InvalidCall, check_distinct_id
+from .._errors import InvalidCall
+from .._events.messages import check_distinct_id
 from .model import EvalContext
 
 

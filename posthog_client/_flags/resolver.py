@@ -271,7 +271,7 @@ class FlagResolver:
                     values[key] = outcome.value
         elif not wait:
             return None
-        else:
+        elif not query.only_evaluate_locally:
             remote, _error = self.fetch_remote(query, None)
             if remote is not None:
                 values = {key: record.value for key, record in remote.flags.items()}

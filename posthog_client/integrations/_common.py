@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import posthog_client
 
 from .._client import Client
+from .._events.calls import CaptureCall
 from .._events.context import current, identify_context, new_context, set_context_session, tag
 from .._runtime import internal as _internal
 
@@ -31,8 +32,6 @@ SETTINGS_TO_MODULE = {
     "POSTHOG_DISABLED": "disabled",
 }
 CAPTURE_EXCEPTIONS_SETTING = "POSTHOG_CAPTURE_EXCEPTIONS"
-
-_CAPTURED = "_posthog_client_captured"  # set on an exception once it has been captured
 
 
 def resolve_client(explicit: Client | None) -> Client | None:
@@ -139,22 +138,23 @@ def current_ids() -> tuple[str | None, str | None]:
 def capture_unhandled(
     client: Client | None,
     exc: BaseException,
-    mechanism: str,
+    source: str,
     properties: Mapping[str, Any] | None = None,
+    *,
+    mechanism: str = "middleware",
 ) -> None:
-    """Capture ``exc`` as an unhandled ``$exception`` (once, however many integrations see it).
+    """Capture ``exc`` as an unhandled ``$exception`` (once, however many integrations see it),
+    with ``$exception_source`` ``source`` (``django.middleware``, ...) and ``mechanism.type``
+    ``mechanism``, as PostHog's exception metadata contract names framework captures.
 
     ``client`` None means the module-level default client. Never raises.
     """
     try:
-        if getattr(exc, _CAPTURED, False):
-            return
         target = resolve_client(client)
         if target is None:
             return
-        target.capture_exception(exc, properties=properties, handled=False, mechanism=mechanism)
-        with suppress(Exception):  # an exception type that takes no attributes: so be it
-            setattr(exc, _CAPTURED, True)
+        call = CaptureCall(None, "$exception", properties)
+        target._capture_exception(exc, call, handled=False, mechanism=mechanism, source=source)
     except Exception as error:
         _internal.report(error)
 

@@ -103,7 +103,7 @@ class PostHogMiddleware:
                 await self.app(scope, receive, send)
             except Exception as exc:
                 if self.capture_exceptions:
-                    capture_unhandled(self.client, exc, "asgi")
+                    capture_unhandled(self.client, exc, "asgi.middleware")
                 raise
 
     def _scope_values(self, scope: Scope) -> tuple[str | None, str | None, dict[str, Any]]:

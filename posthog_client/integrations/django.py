@@ -181,7 +181,7 @@ class PostHogMiddleware:
         """Called by Django for an exception raised by a view; returns None so Django goes on
         handling it as usual."""
         if self.capture_exceptions and not isinstance(exception, _CLIENT_ERRORS):
-            capture_unhandled(self.client, exception, "django")
+            capture_unhandled(self.client, exception, "django.middleware")
 
     def _request_values(self, request: Any) -> tuple[str | None, str | None, dict[str, Any]]:
         try:

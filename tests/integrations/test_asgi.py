@@ -130,7 +130,8 @@ def test_unhandled_exception_becomes_an_exception_event(fake: FakePostHog) -> No
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "RuntimeError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "asgi"
+    assert exception["mechanism"]["type"] == "middleware"
+    assert event.properties["$exception_source"] == "asgi.middleware"
 
 
 def test_capture_exceptions_can_be_turned_off(fake: FakePostHog) -> None:
@@ -201,7 +202,7 @@ def test_a_failing_sdk_does_not_break_the_request(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SDK bug")
 
-    monkeypatch.setattr(posthog_client.Client, "capture_exception", broken)
+    monkeypatch.setattr(posthog_client.Client, "_capture_exception", broken)
     monkeypatch.setattr(_common, "identify_context", broken)
     with TestClient(starlette_app(), raise_server_exceptions=False) as http:
         assert http.get("/hello", headers=TRACING).text == "hello"

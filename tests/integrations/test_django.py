@@ -109,7 +109,8 @@ def test_unhandled_exception_becomes_an_exception_event(
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "RuntimeError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "django"
+    assert exception["mechanism"]["type"] == "middleware"
+    assert event.properties["$exception_source"] == "django.middleware"
 
 
 def test_http_errors_are_not_captured(
@@ -135,7 +136,7 @@ def test_async_stack(module_fake: FakePostHog, delivered: Callable[[], EventList
     assert anonymous.properties["$process_person_profile"] is False
     [exception] = events.named("$exception")
     assert exception.distinct_id == "user-2"
-    assert exception.properties["$exception_list"][0]["mechanism"]["type"] == "django"
+    assert exception.properties["$exception_list"][0]["mechanism"]["type"] == "middleware"
 
 
 def test_capture_exceptions_setting(
@@ -205,7 +206,7 @@ def test_a_failing_sdk_does_not_break_the_request(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SDK bug")
 
-    monkeypatch.setattr(posthog_client.Client, "capture_exception", broken)
+    monkeypatch.setattr(posthog_client.Client, "_capture_exception", broken)
     monkeypatch.setattr(_common, "identify_context", broken)
     client = Client(raise_request_exception=False)
     assert client.get("/hello", headers=TRACING).content == b"hello"
