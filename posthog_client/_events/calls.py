@@ -34,8 +34,8 @@ CAPTURE_KEYWORDS = frozenset(_PLACES + _OPTIONS)
 
 
 class CaptureCall(NamedTuple):
-    distinct_id: Any
-    event: Any
+    distinct_id: Any = NOT_GIVEN
+    event: Any = None
     properties: Any = None
     groups: Any = None
     timestamp: Any = None
@@ -45,31 +45,40 @@ class CaptureCall(NamedTuple):
     flags: Any = None
 
 
-def bind_capture(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> CaptureCall:
+_OPTION_NAMES = frozenset(_OPTIONS)
+
+
+def bind_capture(args: tuple[Any, ...], kwargs: dict[str, Any]) -> CaptureCall:
     """Apply the rule above; ``InvalidCall`` names what is wrong with the call."""
-    if not kwargs:  # the common cases, fast
-        count = len(args)
+    count = len(args)
+    # The shapes real code uses, first and fast.
+    if not kwargs:
         if count == 1:
             return CaptureCall(NOT_GIVEN, args[0])
-        if count in (2, 3):
+        if count == 2 or count == 3:
             return CaptureCall(*args)
-    elif not CAPTURE_KEYWORDS.issuperset(kwargs):
+    elif CAPTURE_KEYWORDS.issuperset(kwargs):
+        if count == 2 or count == 3:
+            if _OPTION_NAMES.issuperset(kwargs):
+                return CaptureCall(*args, **kwargs)
+        elif count == 1:
+            if "event" not in kwargs:
+                return CaptureCall(event=args[0], **kwargs)
+        elif count == 0 and "event" in kwargs:
+            return CaptureCall(**kwargs)
+    else:
         unknown = sorted(set(kwargs) - CAPTURE_KEYWORDS)
         raise InvalidCall(unknown_keyword(unknown[0], CAPTURE_KEYWORDS))
+    # The other shapes: positional arguments after keywords named some places, and mistakes.
     values = {name: kwargs[name] for name in _PLACES if name in kwargs}
-    if len(args) == 1 and "event" not in values and "distinct_id" not in values:
-        values["event"] = args[0]
-    else:
-        free = [name for name in _PLACES if name not in values]
-        if len(args) > len(free):
-            raise InvalidCall(_too_many(args, values))
-        values.update(zip(free, args, strict=False))
+    free = [name for name in _PLACES if name not in values]
+    if count > len(free):
+        raise InvalidCall(_too_many(args, values))
+    values.update(zip(free, args, strict=False))
     if "event" not in values:
         raise InvalidCall("no event name given")
     options = {name: kwargs[name] for name in _OPTIONS if name in kwargs}
-    return CaptureCall(
-        values.get("distinct_id", NOT_GIVEN), values["event"], values.get("properties"), **options
-    )
+    return CaptureCall(**values, **options)
 
 
 def _too_many(args: tuple[Any, ...], named: Mapping[str, Any]) -> str:
