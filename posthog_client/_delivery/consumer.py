@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._config import MAX_EVENT_BYTES, Config
+from .._errors import redact
 from .._events.messages import Pending
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
@@ -318,6 +319,16 @@ class Consumer:
             BATCH_PATH, body, deadline=config.timeout, compress=config.gzip
         )
         self.ledger.request()
+        if logger.isEnabledFor(logging.DEBUG):
+            keys = (config.api_key, config.personal_api_key)
+            outcome = "ok" if result.ok else redact(result.describe(), keys)
+            logger.debug(
+                "posthog_client: sent a batch of %d event(s), %d bytes, attempt %d: %s",
+                len(batch.events),
+                len(body),
+                batch.attempts,
+                outcome,
+            )
         with self._lock:
             if self._abandoned:  # shutdown counted this batch as unknown; the answer says more
                 if result.ok:

@@ -106,7 +106,8 @@ class Intake:
         if not self._consumer.put(message):
             return None
         if logger.isEnabledFor(logging.DEBUG):
-            logger.debug("posthog_client: %s() queued event %s", method, uid)
+            name = message.event if type(message) is messages.Pending else method
+            logger.debug("posthog_client: queued %r (uuid %s)", name, uid)
         return uid
 
     def _run_hooks(self, message: Any) -> FinalEvent | None:

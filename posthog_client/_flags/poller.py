@@ -18,7 +18,7 @@ from .._delivery.transport import DEFINITIONS_PATH, Transport
 from .._errors import redact
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
-from .._runtime.logs import RateLimitedLog
+from .._runtime.logs import DOCTOR_HINT, RateLimitedLog
 from .model import EMPTY_DEFINITIONS, Definitions
 from .parse import DefinitionsError, parse_definitions
 
@@ -123,6 +123,7 @@ class DefinitionsPoller:
             deadline=FETCH_DEADLINE,
         )
         if result.status == 304:
+            logger.debug("posthog_client: flag definitions unchanged (304)")
             return
         if result.status in (401, 402):
             self.snapshot = EMPTY_DEFINITIONS
@@ -131,7 +132,8 @@ class DefinitionsPoller:
                 if result.status == 401:
                     logger.error(
                         "posthog_client: the personal API key was refused (401); local flag "
-                        "evaluation is off until it is accepted, flags are evaluated remotely"
+                        "evaluation is off until it is accepted, flags are evaluated remotely%s",
+                        DOCTOR_HINT,
                     )
                 else:
                     logger.warning(
@@ -161,6 +163,11 @@ class DefinitionsPoller:
                 "; ".join(snapshot.problems[:5]),
             )
         self.snapshot = snapshot
+        logger.debug(
+            "posthog_client: loaded %d flag definition(s) and %d cohort(s)",
+            len(snapshot.flags),
+            len(snapshot.cohorts),
+        )
 
     def _parse(self, body: list[bytes], etag: str | None) -> Definitions | None:
         """The body as a snapshot, or None (logged) when it is malformed. The JSON text and the

@@ -92,6 +92,13 @@ class FlagResolver:
         return result
 
     def _undecided(self, key: str, query: Query, outcome: Undecided) -> FlagResult:
+        logger.debug(
+            "posthog_client: flag %r not decided locally (%s: %s)%s",
+            key,
+            outcome.reason.value,
+            outcome.detail,
+            "" if query.only_evaluate_locally else "; asking the server",
+        )
         if query.only_evaluate_locally:
             return FlagResult(
                 key,
@@ -135,6 +142,12 @@ class FlagResolver:
                     undecided.append(key)
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
+        logger.debug(
+            "posthog_client: asking the server for %s",
+            f"{len(undecided)} flag(s) not decided locally"
+            if defs.loaded
+            else "every flag (no local definitions)",
+        )
         remote, _error = self.fetch_remote(query, undecided if defs.loaded else None)
         if remote is None:
             return results  # what could be decided locally

@@ -7,6 +7,8 @@ import threading
 import time
 
 logger = logging.getLogger("posthog_client")
+# Ends the log lines of a refused key: the command that checks the keys and the host.
+DOCTOR_HINT = "; run `python -m posthog_client doctor` to check the keys and the host"
 
 
 class RateLimitedLog:
