@@ -7,6 +7,7 @@ Nothing here imports a framework.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
@@ -45,14 +46,49 @@ def resolve_client(explicit: Client | None) -> Client | None:
         return None
 
 
+# A tracing header longer than this is not a posthog-js id: it is ignored.
+MAX_HEADER_LENGTH = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def header_value(value: object) -> str | None:
-    """A tracing header's value as a clean string, or None when absent or blank."""
+    """A tracing header's value as a clean string, or None when absent, blank, longer than
+    ``MAX_HEADER_LENGTH`` or holding control characters (such a value is dropped, not
+    repaired: it is not an id posthog-js sent)."""
     if value is None:
         return None
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("latin-1")  # what HTTP headers are made of
-    text = str(value).strip()
-    return text or None
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" ")  # not str.strip(): it would take control characters away too
+    if not text or len(text) > MAX_HEADER_LENGTH or _CONTROL.search(text):
+        return None
+    return text
+
+
+def user_id(user: object, names: tuple[str, ...] = ("pk",)) -> str | None:
+    """The id of an authenticated user object (Django's ``request.user``, Starlette's
+    ``scope["user"]``): the first of ``names`` that it has, as text; None when there is no
+    user, it is anonymous, or anything goes wrong reading it."""
+    if user is None:
+        return None
+    try:
+        authenticated = getattr(user, "is_authenticated", False)
+        if callable(authenticated):
+            authenticated = authenticated()
+        if not authenticated:
+            return None
+        for name in names:
+            try:
+                value = getattr(user, name, None)
+            except NotImplementedError:  # Starlette's BaseUser.identity
+                continue
+            if value is not None and not isinstance(value, bool):
+                return header_value(str(value))
+    except Exception:
+        return None
+    return None
 
 
 def request_tags(method: object, path: object) -> dict[str, Any]:
