@@ -290,3 +290,26 @@ def test_doctor_runs_as_a_module_against_a_real_socket(fake: FakePostHog) -> Non
     assert f"{url} answered like PostHog" in done.stdout
     assert "All good." in done.stdout
     assert {r.path for r in fake.requests} == {"/flags/", "/flags/definitions"}
+
+
+def test_version(fake: FakePostHog) -> None:
+    from posthog_client import __version__
+
+    result = run(fake, "--version")
+    assert result.code == 0 and result.out.strip() == f"posthog-client {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("detail", "advice"),
+    [
+        ("dns: could not look up nowhere.invalid (Name or service not known)", "does not resolve"),
+        ("refused: the host refused the connection", "Nothing accepts connections"),
+        ("tls: certificate verify failed", "TLS handshake failed"),
+        ("timeout: could not connect in time", "No answer in time"),
+        ("connection: ConnectionError", "Check the host name"),
+    ],
+)
+def test_doctor_advice_follows_the_kind_of_connection_failure(detail: str, advice: str) -> None:
+    from posthog_client._cli.doctor import _unreachable_fix
+
+    assert advice in _unreachable_fix(detail)
