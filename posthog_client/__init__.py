@@ -147,6 +147,7 @@ def _disabled() -> bool:
     return _os.environ.get("POSTHOG_DISABLED", "").strip().lower() in _TRUE
 
 
+@_guard(None)
 def get_client() -> Client | None:
     """The client behind the module-level functions, or None when disabled or unconfigured.
 
@@ -299,4 +300,7 @@ def shutdown(timeout: float = 10.0) -> bool:
     return True if client is None else client.shutdown(timeout)
 
 
-join = shutdown  # the official SDK's name
+@_guard(True)
+def join(timeout: float = 10.0) -> bool:
+    """``shutdown()``, under the official SDK's name."""
+    return bool(shutdown(timeout))

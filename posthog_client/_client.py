@@ -198,7 +198,10 @@ class Client:
         self._transport.close()
         return left == 0 and self._consumer.ledger.lost == lost
 
-    join = shutdown  # the official SDK's name
+    @guard(False)
+    def join(self, timeout: float = 10.0) -> bool:
+        """``shutdown()``, under the official SDK's name."""
+        return bool(self.shutdown(timeout))
 
     def _retire(self) -> None:
         """Stop taking events and let the background thread deliver what it holds, without
