@@ -33,6 +33,7 @@ from typing import TypeVar as _TypeVar
 from ._client import Client, Posthog
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
 from ._errors import InvalidCall as _InvalidCall
+from ._flags.snapshot import FlagEvaluations
 from ._runtime import scopes as _scopes
 from ._runtime.guard import guard as _guard
 from ._runtime.scopes import get_tags, identify_context, set_context_session, tag
@@ -44,6 +45,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "ConfigTypeError",
+    "FlagEvaluations",
     "FlagResult",
     "FlagValue",
     "PostHogError",
@@ -54,6 +56,7 @@ __all__ = [
     "alias",
     "capture",
     "capture_exception",
+    "evaluate_flags",
     "feature_enabled",
     "flush",
     "get_all_flags",
@@ -69,6 +72,7 @@ __all__ = [
     "join",
     "load_feature_flags",
     "new_context",
+    "scoped",
     "set",
     "set_context_session",
     "set_once",
@@ -261,6 +265,11 @@ get_all_flags_and_payloads = _forward(
     fixed=1,
 )
 load_feature_flags = _forward(Client.load_feature_flags, False)
+evaluate_flags = _forward(
+    Client.evaluate_flags,
+    FlagEvaluations({}),
+    fallback=lambda args, kwargs: FlagEvaluations({}),  # a fresh one each time
+)
 
 
 @_scopes.context_guard
@@ -278,6 +287,15 @@ def new_context(
     if not capture_exceptions:
         return _scopes.scope(fresh, None)
     return _scopes.scope(fresh, capture_exception if client is None else client.capture_exception)
+
+
+@_scopes.decorator_guard
+def scoped(
+    fresh: bool = False, capture_exceptions: bool | None = None
+) -> _Callable[[_scopes.F], _scopes.F]:
+    """``@posthog_client.scoped()``: each call of the decorated function (sync or async) runs
+    in a ``new_context`` of its own (see ``new_context``)."""
+    return _scopes.decorator(fresh, capture_exception if capture_exceptions else None)
 
 
 @_guard(True)

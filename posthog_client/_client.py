@@ -149,6 +149,7 @@ class Client:
     get_feature_flag_payload = _flag_api.get_feature_flag_payload
     get_all_flags = _flag_api.get_all_flags
     get_all_flags_and_payloads = _flag_api.get_all_flags_and_payloads
+    evaluate_flags = _flag_api.evaluate_flags
     explain_flags = _flag_api.explain_flags
     load_feature_flags = _flag_api.load_feature_flags
 
@@ -162,6 +163,14 @@ class Client:
         function). ``capture_exceptions=True``: an exception leaving the block is captured with
         this client, then re-raised."""
         return _scopes.scope(fresh, self.capture_exception if capture_exceptions else None)
+
+    @_scopes.decorator_guard
+    def scoped(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> Callable[[_scopes.F], _scopes.F]:
+        """``@client.scoped()``: each call of the decorated function (sync or async) runs in a
+        ``new_context`` of its own."""
+        return _scopes.decorator(fresh, self.capture_exception if capture_exceptions else None)
 
     tag = staticmethod(_scopes.tag)
     get_tags = staticmethod(_scopes.get_tags)

@@ -91,6 +91,19 @@ SCRIPT = textwrap.dedent(
     result = posthog.get_feature_flag_result("pricing", "u3")
     results["result"] = [result.key, result.enabled, result.variant, result.get_value()]
 
+    # the official SDK's newer flag API: one evaluation, many reads
+    flags = posthog.evaluate_flags("u4", groups={"company": "acme"})
+    results["snapshot"] = [sorted(flags.keys), flags.is_enabled("beta"),
+                           flags.get_flag("pricing"), flags.get_flag_payload("beta")]
+    posthog.capture("with a snapshot", distinct_id="u4", flags=flags.only_accessed())
+
+    @posthog.scoped()
+    def job():
+        posthog.identify_context("job-user")
+        posthog.capture("job ran")
+
+    job()
+
     # a client of one's own
     client = Posthog(project_api_key="phc_test", host=HOST, super_properties={"app": "shop"})
     client.capture("client event", distinct_id="u2", properties={"n": 1})
@@ -212,6 +225,10 @@ def test_the_official_programs_calls_deliver_with_posthog_client() -> None:
     }
     assert results["result"] == ["pricing", True, "annual", "annual"]
     assert results["client_flag"] == "annual" and results["client_enabled"] is True
+    assert results["snapshot"] == [["beta", "pricing"], True, "annual", {"a": 1}]
+    snapshot_event = by_name["with a snapshot"]["properties"]
+    assert snapshot_event["$active_feature_flags"] == ["beta", "pricing"]
+    assert by_name["job ran"]["distinct_id"] == "job-user"
 
 
 @pytest.mark.skipif(
@@ -252,10 +269,10 @@ def test_the_environment_configures_the_module_when_nothing_else_did(
     fake: FakePostHog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with fake.patch_module():
-        monkeypatch.setattr(posthog_client, "api_key", None)
-        monkeypatch.setattr(posthog_client, "host", None)
-        monkeypatch.setattr(posthog_client, "personal_api_key", None)
-        monkeypatch.setattr(posthog_client, "disabled", None)
+        posthog_client.api_key = None  # patch_module restores these
+        posthog_client.host = None
+        posthog_client.personal_api_key = None
+        posthog_client.disabled = None
         monkeypatch.setenv("POSTHOG_API_KEY", fake.api_key)
         monkeypatch.setenv("POSTHOG_HOST", fake.host)
         monkeypatch.setenv("POSTHOG_PERSONAL_API_KEY", fake.personal_api_key)
@@ -265,11 +282,11 @@ def test_the_environment_configures_the_module_when_nothing_else_did(
         assert posthog_client.capture("from the environment", distinct_id="u1")
         assert posthog_client.flush()
         fake.assert_captured("from the environment", distinct_id="u1")
-        monkeypatch.setattr(posthog_client, "host", "https://eu.i.posthog.com")  # code wins
+        posthog_client.host = "https://eu.i.posthog.com"  # code wins
         assert posthog_client.get_client().host == "https://eu.i.posthog.com"  # type: ignore[union-attr]
         monkeypatch.setenv("POSTHOG_DISABLED", "true")
         assert posthog_client.get_client() is None
-        monkeypatch.setattr(posthog_client, "disabled", False)  # code wins
+        posthog_client.disabled = False  # code wins
         assert posthog_client.get_client() is not None
 
 
@@ -338,3 +355,33 @@ def test_sdk_exception_properties_win_over_the_callers(fake: FakePostHog) -> Non
     assert event.properties["$exception_list"][0]["value"] == "real"
     assert event.properties["$exception_level"] == "error"
     assert event.properties["area"] == "x"
+
+
+def test_a_flag_snapshot_reads_without_asking_again(fake: FakePostHog) -> None:
+    fake.set_flag("beta", payload={"a": 1})
+    fake.set_flag("off", active=False)
+    client = fake.client(personal_api_key=None)  # every flag from the server: one request
+    flags = client.evaluate_flags("u1", flag_keys=["beta", "off", "gone"])
+    assert len(fake.requests_to("/flags")) == 1
+    assert sorted(flags.keys) == ["beta", "off"]
+    assert flags.get_flag_payload("beta") == {"a": 1}  # silent
+    assert flags.is_enabled("beta") and not flags.is_enabled("off")
+    assert flags.is_enabled("gone", default_value=True) is True
+    assert flags.get_flag("beta", send_feature_flag_events=False) is True
+    assert sorted(flags.only_accessed().keys) == ["beta", "off"]
+    assert flags.only(["beta"]).keys == ["beta"]
+    assert client.evaluate_flags("u1", flag_keys=[]).keys == []
+    client.capture("bought", distinct_id="u1", flags=flags.only(["beta"]))
+    client.flush()
+    assert len(fake.requests_to("/flags")) == 1  # reading and capturing asked nothing more
+    called = fake.events.named("$feature_flag_called")
+    assert sorted(
+        (e.properties["$feature_flag"], e.properties.get("$feature_flag_error")) for e in called
+    ) == [
+        ("beta", None),
+        ("gone", "flag_missing"),
+        ("off", None),
+    ]
+    [bought] = fake.events.named("bought")
+    assert bought.properties["$feature/beta"] is True
+    assert bought.properties["$active_feature_flags"] == ["beta"]

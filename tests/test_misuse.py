@@ -30,6 +30,7 @@ NO_ARGUMENTS = {"get_client", "get_tags", "load_feature_flags", "stats"}
 # Valid required arguments, so that the unknown keyword is the call's only problem.
 VALID: dict[str, tuple[Any, ...]] = {
     "alias": ("anon-1", "u1"),
+    "evaluate_flags": ("u1",),
     "explain_flags": ("u1",),
     "feature_enabled": ("beta", "u1"),
     "get_all_flags": ("u1",),
@@ -87,6 +88,10 @@ def neutral(result: Any) -> None:
     if hasattr(result, "__enter__"):  # new_context: a context manager that does nothing
         with result:
             pass
+    elif callable(result):  # scoped: a decorator that changes nothing
+        assert result(len) is len
+    elif isinstance(result, posthog_client.FlagEvaluations):  # evaluate_flags: no flags
+        assert result.keys == []
     else:
         assert result in (None, False, True, {}, posthog_client.Stats()) or isinstance(
             result, (dict, posthog_client.Stats)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from .._client import Client
+    from .._flags.snapshot import FlagEvaluations
 
 
 class CaptureOptions(TypedDict, total=False):
@@ -31,7 +32,7 @@ class CaptureOptions(TypedDict, total=False):
     uuid: Any
     disable_geoip: bool | None
     send_feature_flags: bool | Mapping[str, Any]
-    flags: Mapping[str, bool | str] | None
+    flags: FlagEvaluations | Mapping[str, bool | str] | None
 
 
 @overload

@@ -102,9 +102,12 @@ def extra_properties(call: CaptureCall) -> dict[str, Any]:
     """Properties a capture's options add under the caller's own: ``flags`` (values as
     ``get_all_flags`` returns them) and ``disable_geoip``."""
     props: dict[str, Any] = {}
-    if call.flags is not None:
+    snapshot = getattr(call.flags, "_capture_properties", None)  # evaluate_flags()'s result
+    if snapshot is not None:
+        props.update(snapshot())
+    elif call.flags is not None:
         if not isinstance(call.flags, Mapping):
-            raise InvalidCall("flags must be a dict of flag key to value (see get_all_flags)")
+            raise InvalidCall("flags must be evaluate_flags()'s result, or a dict of flag values")
         for key, value in call.flags.items():
             props[f"$feature/{key}"] = value
         active = sorted(str(k) for k, v in call.flags.items() if v is not False and v is not None)

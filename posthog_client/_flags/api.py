@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
     from .._client import Client
     from .query import FlagOptions
+    from .snapshot import FlagEvaluations
 
 
 def _default(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -111,6 +112,28 @@ def get_all_flags_and_payloads(
             if value is not False and raw is not None
         },
     }
+
+
+def _no_flags(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    from .snapshot import FlagEvaluations
+
+    return FlagEvaluations({})
+
+
+@guard(None, fallback=_no_flags)
+def evaluate_flags(
+    self: Client,
+    distinct_id: str | int | None = None,
+    *,
+    flag_keys: list[str] | None = None,
+    **options: Unpack[FlagOptions],
+) -> FlagEvaluations:
+    """Every flag for this user (only ``flag_keys``, when given), evaluated once: local first,
+    one remote call for the rest. Read it with ``is_enabled(key)``, ``get_flag(key)`` (each
+    read sends ``$feature_flag_called``, deduplicated) and ``get_flag_payload(key)``; pass it
+    to ``capture(..., flags=snapshot)`` to attach the values to an event."""
+    snapshot: FlagEvaluations = self._flags.evaluate(distinct_id, options, flag_keys)
+    return snapshot
 
 
 @guard({})

@@ -230,9 +230,12 @@ class FlagResolver:
         if self._is_new(query, outcome.key, outcome.value):
             self._emit_called(query, _local_result(outcome))
 
-    def _report(self, result: FlagResult, query: Query) -> None:
+    def report(self, result: FlagResult, query: Query) -> None:
+        """Send ``$feature_flag_called`` for ``result`` (once per person, flag, value, groups)."""
         if self._is_new(query, result.key, result.value):
             self._emit_called(query, result)
+
+    _report = report
 
     def _minimal(self, key: str) -> bool:
         """Whether the server asked for minimal exposure events, and ``key`` is known not to

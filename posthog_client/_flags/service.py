@@ -171,6 +171,25 @@ class FlagService:
         query = self.query(None, distinct_id, options)
         return {} if query is None else self.resolver.explain(query)
 
+    def evaluate(self, distinct_id: object, options: Mapping[str, Any], keys: object) -> Any:
+        """``evaluate_flags()``: every flag (only ``keys``, when given) as a snapshot whose
+        reads send ``$feature_flag_called``. Local first, one remote call for the rest."""
+        from .snapshot import FlagEvaluations
+
+        if keys is not None and (
+            not isinstance(keys, (list, tuple, set, frozenset))
+            or not all(isinstance(k, str) for k in keys)
+        ):
+            raise InvalidCall("flag_keys must be a list of flag keys")
+        query = self.query(None, distinct_id, options)
+        if query is None or (keys is not None and not keys):
+            return FlagEvaluations({})
+        results = self.resolver.explain(query)
+        if keys is not None:
+            results = {k: v for k, v in results.items() if k in keys}
+        resolver = self.resolver
+        return FlagEvaluations(results, lambda result: resolver.report(result, query))
+
     def enrichment(
         self, distinct_id: object, options: Mapping[str, Any], wait: bool
     ) -> dict[str, Any] | None:

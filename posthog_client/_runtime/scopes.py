@@ -5,11 +5,13 @@ leaving its block, as the official SDK's does."""
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import logging
 from collections.abc import Callable
 from contextvars import Token
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from .._errors import InvalidCall
 from .._events import context as _context
@@ -56,6 +58,41 @@ class Scope:
 
 def _no_op_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> contextlib.nullcontext[None]:
     return contextlib.nullcontext()
+
+
+def _no_op_decorator(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[F], F]:
+    return lambda function: function
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def decorator(fresh: object, capture: Capture | None) -> Callable[[F], F]:
+    """``@scoped()``: run each call of the function (sync or async) in its own context."""
+    if not isinstance(fresh, bool):
+        raise InvalidCall(f"fresh must be True or False, got {type(fresh).__name__}")
+
+    def decorate(function: F) -> F:
+        if inspect.iscoroutinefunction(function):
+
+            @functools.wraps(function)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with Scope(fresh, capture):
+                    return await function(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with Scope(fresh, capture):
+                return function(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+decorator_guard = guard(None, fallback=_no_op_decorator)
 
 
 def scope(fresh: object, capture: Capture | None) -> Scope:
