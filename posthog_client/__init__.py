@@ -36,7 +36,13 @@ from ._errors import InvalidCall as _InvalidCall
 from ._flags.snapshot import FlagEvaluations
 from ._runtime import scopes as _scopes
 from ._runtime.guard import guard as _guard
-from ._runtime.scopes import get_tags, identify_context, set_context_session, tag
+from ._runtime.scopes import (
+    get_tags,
+    identify_context,
+    set_context_device_id,
+    set_context_session,
+    tag,
+)
 from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION as __version__
 
@@ -74,6 +80,7 @@ __all__ = [
     "new_context",
     "scoped",
     "set",
+    "set_context_device_id",
     "set_context_session",
     "set_once",
     "shutdown",

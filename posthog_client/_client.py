@@ -176,6 +176,7 @@ class Client:
     get_tags = staticmethod(_scopes.get_tags)
     identify_context = staticmethod(_scopes.identify_context)
     set_context_session = staticmethod(_scopes.set_context_session)
+    set_context_device_id = staticmethod(_scopes.set_context_device_id)
 
     # -- lifecycle -----------------------------------------------------------------------------
 

@@ -60,6 +60,9 @@ SCRIPT = textwrap.dedent(
     with posthog.new_context():
         posthog.identify_context("ctx-user")
         posthog.set_context_session("session-1")
+        posthog.set_context_device_id("device-1")
+        context_flags = posthog.evaluate_flags()  # the context's person and device
+        results["context_flag"] = context_flags.get_flag("beta", send_feature_flag_events=False)
         posthog.tag("route", "/checkout")
         posthog.capture("checkout started")
         posthog.capture(event="checkout step", properties={"step": 2})
@@ -226,6 +229,7 @@ def test_the_official_programs_calls_deliver_with_posthog_client() -> None:
     assert results["result"] == ["pricing", True, "annual", "annual"]
     assert results["client_flag"] == "annual" and results["client_enabled"] is True
     assert results["snapshot"] == [["beta", "pricing"], True, "annual", {"a": 1}]
+    assert results["context_flag"] is True
     snapshot_event = by_name["with a snapshot"]["properties"]
     assert snapshot_event["$active_feature_flags"] == ["beta", "pricing"]
     assert by_name["job ran"]["distinct_id"] == "job-user"
@@ -385,3 +389,16 @@ def test_a_flag_snapshot_reads_without_asking_again(fake: FakePostHog) -> None:
     [bought] = fake.events.named("bought")
     assert bought.properties["$feature/beta"] is True
     assert bought.properties["$active_feature_flags"] == ["beta"]
+
+
+def test_the_context_device_id_goes_with_flag_calls(fake: FakePostHog) -> None:
+    fake.set_flag("beta")
+    client = fake.client(personal_api_key=None)
+    with client.new_context():
+        client.identify_context("u1")
+        client.set_context_device_id("device-1")
+        assert client.get_feature_flag("beta", send_feature_flag_events=False) is True
+        client.get_feature_flag("beta", device_id="explicit", send_feature_flag_events=False)
+    bodies = [r.json for r in fake.requests_to("/flags")]
+    assert [b["device_id"] for b in bodies] == ["device-1", "explicit"]
+    assert bodies[0]["distinct_id"] == "u1"

@@ -41,6 +41,7 @@ VALID: dict[str, tuple[Any, ...]] = {
     "group_identify": ("company", "acme"),
     "identify": ("u1",),
     "identify_context": ("u1",),
+    "set_context_device_id": ("device-1",),
     "set_context_session": ("session-1",),
     "tag": ("route", "/"),
 }

@@ -20,6 +20,7 @@ class Context:
     distinct_id: str | None = None
     session_id: str | None = None
     tags: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    device_id: str | None = None  # for flag calls that do not pass one
 
 
 EMPTY = Context()
@@ -59,6 +60,11 @@ def identify_context(distinct_id: str) -> None:
 def set_context_session(session_id: str) -> None:
     """Events captured in this context carry ``$session_id`` (from posthog-js, say)."""
     _current.set(replace(_current.get(), session_id=str(session_id)))
+
+
+def set_context_device_id(device_id: str) -> None:
+    """Flag calls in this context without a ``device_id`` use this one (device bucketing)."""
+    _current.set(replace(_current.get(), device_id=str(device_id)))
 
 
 def tag(key: str, value: Any) -> None:

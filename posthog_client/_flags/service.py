@@ -103,10 +103,13 @@ class FlagService:
         _lifecycle.check_fork()  # a fork the at-fork hooks missed: this process polls on its own
         if key is not None and (type(key) is not str or not key):
             raise InvalidCall(f"key must be a non-empty string, got {key!r:.40}")
+        context = _context.current()
         if distinct_id is None:
-            distinct_id = _context.current().distinct_id
+            distinct_id = context.distinct_id
             if distinct_id is None:
                 raise InvalidCall("no distinct_id given, and none in the context")
+        if context.device_id is not None and options.get("device_id") is None:
+            options = {**options, "device_id": context.device_id}
         make_query = self._make_query
         if make_query is None:
             self._setup()

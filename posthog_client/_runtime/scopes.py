@@ -123,6 +123,12 @@ def set_context_session(session_id: str) -> None:
 
 
 @guard(None)
+def set_context_device_id(device_id: str) -> None:
+    """Flag calls in this context without a ``device_id`` use this one."""
+    _context.set_context_device_id(_text(device_id, "device_id"))
+
+
+@guard(None)
 def tag(name: str, value: Any) -> None:
     """Add a property to every event captured in this context (explicit properties win)."""
     _context.tag(_text(name, "name"), value)
