@@ -94,9 +94,9 @@ class Client:
         self._consumer = Consumer(core, self._transport, self._static, on_error_source)
         self._intake = Intake(self._consumer, self._static, config.before_send)
         self._flags = FlagService(core, self._transport, self._intake.emit_flag_called)
-        # A client dropped without shutdown() must not leave its threads behind.
-        poller = self._flags.poller
-        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, poller)
+        # A client dropped without shutdown() must not leave its threads behind (the flag
+        # service stops whatever poller it has then: one may start later, when enabled).
+        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, self._flags)
         _lifecycle.add_client(self)
 
     def __repr__(self) -> str:

@@ -402,3 +402,24 @@ def test_the_context_device_id_goes_with_flag_calls(fake: FakePostHog) -> None:
     bodies = [r.json for r in fake.requests_to("/flags")]
     assert [b["device_id"] for b in bodies] == ["device-1", "explicit"]
     assert bodies[0]["distinct_id"] == "u1"
+
+
+def test_disabled_can_be_switched_at_run_time(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.set_flag("beta")
+    client = fake.client(disabled=True)
+    assert client.capture("u1", "while disabled") is None
+    assert client.feature_enabled("beta", "u1", default=False) is False
+    client.disabled = False
+    assert client.load_feature_flags()  # the poller starts now
+    assert client.get_feature_flag("beta", "u1", only_evaluate_locally=True) is True
+    assert client.capture("u1", "enabled again")
+    client.disabled = True
+    assert client.get_feature_flag("beta", "u1") is None
+    client.flush()
+    assert fake.events.names() == ["$feature_flag_called", "enabled again"]
+    keyless = posthog_client.Client(None)
+    keyless.disabled = False
+    assert keyless.disabled and "stays disabled" in caplog.text
+    client.shutdown()
