@@ -25,10 +25,13 @@ import logging as _logging
 import os as _os
 import threading as _threading
 from collections.abc import Callable as _Callable
+from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 from typing import Concatenate as _Concatenate
 from typing import ParamSpec as _ParamSpec
 from typing import TypeVar as _TypeVar
+from typing import overload as _overload
 
 from ._client import Client, Posthog
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
@@ -45,6 +48,11 @@ from ._runtime.scopes import (
 )
 from ._types import FlagResult, FlagValue, Stats
 from ._version import VERSION as __version__
+
+if _TYPE_CHECKING:
+    from typing_extensions import Unpack as _Unpack
+
+    from ._events.api import CaptureOptions as _CaptureOptions
 
 __all__ = [
     "APIError",
@@ -250,7 +258,45 @@ _ALL_OPTIONS = tuple(o for o in _FLAG_OPTIONS if o != "send_feature_flag_events"
     "flag_keys_to_evaluate",
 )
 
-capture = _forward(Client.capture, None)
+_capture = _forward(Client.capture, None)
+
+
+@_overload
+def capture(
+    distinct_id: str | int | None,
+    event: str,
+    /,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+@_overload
+def capture(
+    event: str,
+    /,
+    *,
+    distinct_id: str | int | None = None,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+@_overload
+def capture(
+    *,
+    event: str,
+    distinct_id: str | int | None = None,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+def capture(*args: _Any, **kwargs: _Any) -> str | None:
+    """Capture an event with the module-level client (see ``Client.capture``)."""
+    return _capture(*args, **kwargs)
+
+
 identify = _forward(Client.identify, None)
 set = _forward(Client.set, None)  # noqa: A001 - the PostHog API name
 set_once = _forward(Client.set_once, None)

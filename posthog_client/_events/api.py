@@ -40,8 +40,8 @@ def capture(
     self: Client,
     distinct_id: str | int | None,
     event: str,
-    properties: Mapping[str, Any] | None = None,
     /,
+    properties: Mapping[str, Any] | None = None,
     **options: Unpack[CaptureOptions],
 ) -> str | None: ...
 
