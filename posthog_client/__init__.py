@@ -6,12 +6,16 @@ Use a ``Client``::
     client = Client("phc_...", host="https://eu.i.posthog.com")
     client.capture("user-123", "order completed", {"amount": 29.5})
 
-or the module-level API, configured through module attributes::
+or the module-level API, configured through module attributes (or the ``POSTHOG_API_KEY``,
+``POSTHOG_HOST``, ``POSTHOG_PERSONAL_API_KEY`` and ``POSTHOG_DISABLED`` environment variables)::
 
     import posthog_client as posthog
     posthog.api_key = "phc_..."
     posthog.capture("user-123", "order completed")
     posthog.shutdown()
+
+Code written for the official ``posthog`` package runs with ``import posthog_client as posthog``
+(see the README's migration section).
 """
 
 from __future__ import annotations
@@ -21,28 +25,39 @@ import logging as _logging
 import os as _os
 import threading as _threading
 from collections.abc import Callable as _Callable
+from collections.abc import Mapping as _Mapping
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 from typing import Concatenate as _Concatenate
 from typing import ParamSpec as _ParamSpec
 from typing import TypeVar as _TypeVar
+from typing import overload as _overload
 
-from ._client import Client
-from ._config import DEFAULT_HOST as _DEFAULT_HOST
+from ._client import Client, Posthog
 from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
-from ._events.context import (
+from ._errors import InvalidCall as _InvalidCall
+from ._flags.snapshot import FeatureFlagEvaluations
+from ._runtime import scopes as _scopes
+from ._runtime.guard import guard as _guard
+from ._runtime.scopes import (
     get_context_distinct_id,
+    get_tags,
     identify_context,
-    new_context,
     reset_group_properties_for_flags,
     reset_person_properties_for_flags,
+    set_context_device_id,
     set_context_session,
     set_group_properties_for_flags,
     set_person_properties_for_flags,
     tag,
 )
-from ._flags.snapshot import FeatureFlagEvaluations
 from ._types import FlagResult, FlagStats, FlagValue, Stats
 from ._version import VERSION as __version__
+
+if _TYPE_CHECKING:
+    from typing_extensions import Unpack as _Unpack
+
+    from ._events.api import CaptureOptions as _CaptureOptions
 
 __all__ = [
     "APIError",
@@ -54,11 +69,13 @@ __all__ = [
     "FlagStats",
     "FlagValue",
     "PostHogError",
+    "Posthog",
     "QuotaLimitedError",
     "Stats",
     "__version__",
     "alias",
     "capture",
+    "capture_exception",
     "evaluate_flags",
     "feature_enabled",
     "flush",
@@ -69,14 +86,18 @@ __all__ = [
     "get_feature_flag",
     "get_feature_flag_payload",
     "get_feature_flag_result",
+    "get_tags",
     "group_identify",
     "identify",
     "identify_context",
+    "join",
     "load_feature_flags",
     "new_context",
     "reset_group_properties_for_flags",
     "reset_person_properties_for_flags",
+    "scoped",
     "set",
+    "set_context_device_id",
     "set_context_session",
     "set_group_properties_for_flags",
     "set_once",
@@ -87,12 +108,18 @@ __all__ = [
 ]
 
 # -- module-level configuration, read when the default client is first needed -------------------
+# Unset (None) keys, host and ``disabled`` fall back to the environment variables POSTHOG_API_KEY,
+# POSTHOG_PERSONAL_API_KEY, POSTHOG_HOST and POSTHOG_DISABLED, then to the defaults.
 api_key: str | None = None
-host: str = _DEFAULT_HOST
+project_api_key: str | None = None  # the official SDK's name; wins over api_key
+host: str | None = None  # None: https://us.i.posthog.com
 personal_api_key: str | None = None
+secret_key: str | None = None  # the official SDK's name; wins over personal_api_key
 debug: bool = False
-disabled: bool = False
+disabled: bool | None = None
 sync_mode: bool = False
+disable_geoip: bool = True
+super_properties: dict[str, _Any] | None = None
 on_error: _Any = None
 before_send: _Any = None
 session: _Any = None  # a requests.Session: the seam FakePostHog plugs into
@@ -100,10 +127,14 @@ definitions_store: _Any = None  # a URL or store: one flag-definitions poll per 
 
 _SETTINGS = (
     "api_key",
+    "project_api_key",
     "host",
     "personal_api_key",
+    "secret_key",
     "debug",
     "sync_mode",
+    "disable_geoip",
+    "super_properties",
     "on_error",
     "before_send",
     "session",
@@ -112,6 +143,7 @@ _SETTINGS = (
 _default: Client | None = None
 _default_settings: tuple[_Any, ...] | None = None
 _default_lock = _threading.Lock()
+_TRUE = ("1", "true", "yes", "on")
 
 
 def _new_lock_after_fork() -> None:  # a lock held by another thread at fork would never be freed
@@ -124,32 +156,59 @@ if hasattr(_os, "register_at_fork"):
 _warned_no_key = False
 
 
+def _settings() -> tuple[_Any, ...]:
+    """The module settings as the default client takes them, the environment filling in."""
+    env = _os.environ
+    return (
+        project_api_key or api_key or env.get("POSTHOG_API_KEY") or None,
+        host or env.get("POSTHOG_HOST") or None,
+        secret_key or personal_api_key or env.get("POSTHOG_PERSONAL_API_KEY") or None,
+        debug,
+        sync_mode,
+        disable_geoip,
+        super_properties,
+        on_error,
+        before_send,
+        session,
+        definitions_store,
+    )
+
+
+def _disabled() -> bool:
+    if disabled is not None:
+        return bool(disabled)
+    return _os.environ.get("POSTHOG_DISABLED", "").strip().lower() in _TRUE
+
+
+@_guard(None)
 def get_client() -> Client | None:
     """The client behind the module-level functions, or None when disabled or unconfigured.
 
-    It is created on first use from the module attributes, and created again (the old one
-    flushed and shut down) if those attributes change.
+    It is created on first use from the module attributes (and the environment), and created
+    again (the old one delivering what it holds on its own thread) if those change.
     """
     global _default, _default_settings, _warned_no_key
-    if disabled:
+    if _disabled():
         return None
-    settings = tuple(globals()[name] for name in _SETTINGS)
+    settings = _settings()
     if _default is not None and settings == _default_settings:
         return _default
-    if not api_key:
+    if not settings[0]:
         if not _warned_no_key:
             _warned_no_key = True
             _logging.getLogger("posthog_client").warning(
-                "posthog_client: posthog_client.api_key is not set; module-level calls do nothing"
+                "posthog_client: no project API key (posthog_client.api_key, or the "
+                "POSTHOG_API_KEY environment variable); module-level calls do nothing"
             )
         return None
     with _default_lock:
         if _default is not None and settings == _default_settings:
             return _default
         old, _default = _default, None
-        options = dict(zip(_SETTINGS[1:], settings[1:], strict=True))
+        names = ("host", "personal_api_key", *_SETTINGS[5:])
+        options = dict(zip(names, settings[1:], strict=True))
         try:
-            _default = Client(api_key, **options)
+            _default = Client(settings[0], **options)
         except (ConfigError, TypeError) as exc:
             _logging.getLogger("posthog_client").error(
                 "posthog_client: bad module settings: %s", exc
@@ -165,47 +224,164 @@ _P = _ParamSpec("_P")
 _R = _TypeVar("_R")
 
 
-def _forward(method: _Callable[_Concatenate[Client, _P], _R], neutral: _R) -> _Callable[_P, _R]:
+def _forward(
+    method: _Callable[_Concatenate[Client, _P], _R],
+    neutral: _R,
+    positional: tuple[str, ...] = (),
+    fallback: _Callable[[tuple[_Any, ...], dict[str, _Any]], _Any] | None = None,
+    *,
+    fixed: int = 2,
+) -> _Callable[_P, _R]:
+    """The module-level function for ``method``: the default client's, or ``neutral`` when
+    there is none. ``positional``: names of keyword options the official module-level function
+    also takes by position, after its first ``fixed`` arguments."""
+
     def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        if positional and len(args) > fixed:
+            extra = dict(zip(positional, args[fixed:], strict=False))
+            if len(args) > fixed + len(positional) or extra.keys() & kwargs.keys():
+                raise _InvalidCall("too many positional arguments, or an argument given twice")
+            args, kwargs = args[:fixed], {**extra, **kwargs}  # type: ignore[assignment]
         client = get_client()
         if client is None:
+            if fallback is not None:
+                return fallback(args, kwargs)  # type: ignore[no-any-return]
             return _copy.deepcopy(neutral)  # a fresh dict each time: callers may mutate it
         return method(client, *args, **kwargs)
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
-    return call
+    guarded: _Callable[_P, _R] = _guard(neutral, fallback=fallback)(call)
+    return guarded
 
 
-capture = _forward(Client.capture, None)
+def _default_value(args: tuple[_Any, ...], kwargs: dict[str, _Any]) -> _Any:
+    return kwargs.get("default")
+
+
+_FLAG_OPTIONS = (
+    "groups",
+    "person_properties",
+    "group_properties",
+    "only_evaluate_locally",
+    "send_feature_flag_events",
+    "disable_geoip",
+    "device_id",
+)
+_ALL_OPTIONS = tuple(o for o in _FLAG_OPTIONS if o != "send_feature_flag_events") + (
+    "flag_keys_to_evaluate",
+)
+
+_capture = _forward(Client.capture, None)
+
+
+@_overload
+def capture(
+    distinct_id: str | int | None,
+    event: str,
+    /,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+@_overload
+def capture(
+    event: str,
+    /,
+    *,
+    distinct_id: str | int | None = None,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+@_overload
+def capture(
+    *,
+    event: str,
+    distinct_id: str | int | None = None,
+    properties: _Mapping[str, _Any] | None = None,
+    **options: _Unpack[_CaptureOptions],
+) -> str | None: ...
+
+
+def capture(*args: _Any, **kwargs: _Any) -> str | None:
+    """Capture an event with the module-level client (see ``Client.capture``)."""
+    return _capture(*args, **kwargs)
+
+
 identify = _forward(Client.identify, None)
 set = _forward(Client.set, None)  # noqa: A001 - the PostHog API name
 set_once = _forward(Client.set_once, None)
 alias = _forward(Client.alias, None)
 group_identify = _forward(Client.group_identify, None)
+capture_exception = _forward(Client.capture_exception, None)
 stats = _forward(Client.stats, Stats())
-feature_enabled = _forward(Client.feature_enabled, None)
-get_feature_flag = _forward(Client.get_feature_flag, None)
-get_feature_flag_payload = _forward(Client.get_feature_flag_payload, None)
-get_feature_flag_result = _forward(Client.get_feature_flag_result, None)
-get_all_flags = _forward(Client.get_all_flags, {})
+feature_enabled = _forward(Client.feature_enabled, None, _FLAG_OPTIONS, _default_value)
+get_feature_flag = _forward(Client.get_feature_flag, None, _FLAG_OPTIONS)
+get_feature_flag_payload = _forward(
+    Client.get_feature_flag_payload, None, ("match_value", *_FLAG_OPTIONS)
+)
+get_feature_flag_result = _forward(Client.get_feature_flag_result, None, _FLAG_OPTIONS)
+get_all_flags = _forward(Client.get_all_flags, {}, _ALL_OPTIONS, fixed=1)
 get_all_flags_and_payloads = _forward(
-    Client.get_all_flags_and_payloads, {"featureFlags": {}, "featureFlagPayloads": {}}
+    Client.get_all_flags_and_payloads,
+    {"featureFlags": {}, "featureFlagPayloads": {}},
+    _ALL_OPTIONS,
+    fixed=1,
 )
 load_feature_flags = _forward(Client.load_feature_flags, False)
 evaluate_flags = _forward(Client.evaluate_flags, FeatureFlagEvaluations.empty())
 
 
-def flush(timeout: float = 10.0) -> bool:
+@_scopes.context_guard
+def new_context(
+    fresh: bool = False, capture_exceptions: bool | None = None, client: Client | None = None
+) -> _scopes.Scope:
+    """``with posthog_client.new_context(): ...``: a request context for the block.
+
+    It starts as a copy of the enclosing context (empty with ``fresh=True``); whatever
+    ``identify_context``, ``set_context_session`` and ``tag`` set inside is gone when the block
+    ends, and never leaks between threads or asyncio tasks. ``capture_exceptions=True``: an
+    exception leaving the block is captured (with ``client``, default the module-level one),
+    then re-raised.
+    """
+    if not capture_exceptions:
+        return _scopes.scope(fresh, None)
+    return _scopes.scope(fresh, capture_exception if client is None else client.capture_exception)
+
+
+@_scopes.decorator_guard
+def scoped(
+    fresh: bool = False, capture_exceptions: bool | None = None
+) -> _Callable[[_scopes.F], _scopes.F]:
+    """``@posthog_client.scoped()``: each call of the decorated function (sync or async) runs
+    in a ``new_context`` of its own (see ``new_context``)."""
+    return _scopes.decorator(fresh, capture_exception if capture_exceptions else None)
+
+
+@_guard(True)
+def flush(timeout: float = 10.0, *, timeout_seconds: float | None = None) -> bool:
     """Deliver what the module-level client captured; True when all of it was delivered (and
-    when there is no module-level client: then there is nothing to deliver)."""
+    when there is no module-level client: then there is nothing to deliver).
+    ``timeout_seconds``: the official SDK's name for ``timeout``."""
     client = _default
-    return True if client is None else client.flush(timeout)
+    if client is None:
+        return True
+    return client.flush(timeout, timeout_seconds=timeout_seconds)
 
 
+@_guard(True)
 def shutdown(timeout: float = 10.0) -> bool:
     """Flush and stop the default client, if one was created."""
     global _default, _default_settings
     with _default_lock:
         client, _default, _default_settings = _default, None, None
     return True if client is None else client.shutdown(timeout)
+
+
+@_guard(True)
+def join(timeout: float = 10.0) -> bool:
+    """``shutdown()``, under the official SDK's name."""
+    return bool(shutdown(timeout))

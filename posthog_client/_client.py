@@ -1,18 +1,15 @@
 """``Client``: the public methods, and the wiring of the parts.
 
-Events: public method -> ``_events`` (pure message building) -> ``_delivery`` (bounded queue,
-consumer thread, transport). Flags: public method -> ``_flags.service`` (validation, resolver,
-poller) -> pure evaluation, and the transport only when local evaluation cannot decide.
+Events: public method -> ``_events`` (argument binding, pure message building) -> ``_delivery``
+(bounded queue, consumer thread, transport). Flags: public method -> ``_flags.service``
+(validation, resolver, poller) -> pure evaluation, and the transport only when local evaluation
+cannot decide.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
-import os
-import sys
-import uuid as uuidlib
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -21,25 +18,25 @@ from ._config import Config, call_timeout, check_session, make_config
 from ._delivery.consumer import Consumer
 from ._delivery.intake import Intake
 from ._delivery.transport import Transport
-from ._events import context as _context
+from ._events import api as _event_api
 from ._events import messages
 from ._flags import api as _flag_api
 from ._flags.service import FlagService
 from ._runtime import lifecycle as _lifecycle
+from ._runtime import scopes as _scopes
 from ._runtime.guard import guard
-from ._runtime.logs import enable_debug_logging
+from ._runtime.logs import set_debug_logging
 from ._types import Stats
 from ._version import VERSION
 
 if TYPE_CHECKING:
+    import os
+
     import requests
 
     from ._config import BeforeSend, OnError
-    from ._flags.snapshot import FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
-
-_ONLY_EVENT: Any = object()  # capture() was called with one argument: the event
 
 
 class Client:
@@ -47,14 +44,17 @@ class Client:
 
     Create one per process and reuse it; it is thread-safe. Only the constructor raises (on a bad
     option); every other method logs problems on the ``posthog_client`` logger and returns a
-    neutral value.
+    neutral value. ``Posthog`` is the same class, under the official SDK's name; its option
+    names (``project_api_key``, ``secret_key``, ``feature_flags_request_timeout_seconds``) are
+    accepted too.
     """
 
     def __init__(
         self,
-        api_key: str | None,
+        api_key: str | None = None,
+        host: str | None = None,
         *,
-        host: str = Config.host,
+        project_api_key: str | None = None,
         personal_api_key: str | None = None,
         flush_at: int = Config.flush_at,
         flush_interval: float = Config.flush_interval,
@@ -78,19 +78,22 @@ class Client:
         spool_path: str | os.PathLike[str] | bool | None = None,
         spool_max_bytes: int = Config.spool_max_bytes,
         spool_max_age: float = Config.spool_max_age,
+        super_properties: Mapping[str, Any] | None = None,
         on_error: OnError | None = None,
         before_send: BeforeSend | list[BeforeSend] | None = None,
         session: requests.Session | None = None,
+        **official_options: Any,
     ) -> None:
         options = dict(locals())
-        del options["self"], options["api_key"], options["session"]
-        self._config = config = make_config(api_key, **options)
+        del options["self"], options["api_key"], options["session"], options["official_options"]
+        self._config = config = make_config(api_key, **options, **official_options)
         check_session(session)
         if config.debug:
-            enable_debug_logging()
+            set_debug_logging(True)
         if not config.api_key and not disabled:
             logger.warning("posthog_client: no api_key given; this client sends nothing")
-        self._static = messages.static_properties(VERSION, config.disable_geoip)
+        static = messages.static_properties(VERSION, config.disable_geoip)
+        self._static = {**static, **config.super_properties}
         # The parts get the options without the user's callbacks: a callback that refers to its
         # client must not keep a dropped client alive through the parts' threads.
         core = dataclasses.replace(config, on_error=None, before_send=())
@@ -100,9 +103,10 @@ class Client:
         self._consumer.start_replay()  # with a spool: rows left by an earlier run go out now
         self._intake = Intake(self._consumer, self._static, config.before_send)
         self._flags = FlagService(core, self._transport, self._intake.emit)
-        # A client dropped without shutdown() must not leave its threads behind.
-        poller = self._flags.poller
-        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, poller)
+        # A client dropped without shutdown() must not leave its threads behind (the stopper
+        # stops whatever poller the flag service has then: one may start later, when enabled).
+        stopper = self._flags.stopper
+        self._finalizer = weakref.finalize(self, _lifecycle.release, self._consumer, stopper)
         _lifecycle.add_client(self)
 
     def __repr__(self) -> str:
@@ -110,178 +114,42 @@ class Client:
 
     @property
     def disabled(self) -> bool:
+        """True: every call is a no-op. Can be changed at any time."""
         return self._config.disabled
+
+    @disabled.setter
+    def disabled(self, value: bool) -> None:
+        if not value and not self._config.api_key:
+            logger.warning("posthog_client: a client without an api_key stays disabled")
+            return
+        self._config = dataclasses.replace(self._config, disabled=bool(value))
+        self._flags.set_disabled(bool(value))
+
+    @property
+    def debug(self) -> bool:
+        """True: log what the SDK does at debug level. Can be changed at any time."""
+        return self._config.debug
+
+    @debug.setter
+    def debug(self, value: bool) -> None:
+        self._config = dataclasses.replace(self._config, debug=bool(value))
+        set_debug_logging(bool(value))
 
     @property
     def host(self) -> str:
         return self._config.host
 
-    # -- events --------------------------------------------------------------------------------
+    # -- events: the methods are in _events/api.py -------------------------------------------
 
-    @guard(None)
-    def capture(
-        self,
-        distinct_id: str | int | None,
-        event: str = _ONLY_EVENT,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        groups: Mapping[str, str | int] | None = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-        send_feature_flags: bool = False,
-        flags: FeatureFlagEvaluations | None = None,
-    ) -> str | None:
-        """Capture ``event`` for ``distinct_id``; returns the event's uuid, or None if dropped.
-
-        Inside a request context (``new_context()`` + ``identify_context()``), ``capture(event)``
-        with a single argument takes the distinct id from the context; without any distinct id
-        the event is sent personless. Context tags and ``$session_id`` are added under your own
-        properties. ``send_feature_flags=True`` adds ``$feature/<key>`` and
-        ``$active_feature_flags`` (evaluated locally when definitions are loaded, else with one
-        remote call); ``flags=`` (an ``evaluate_flags()`` snapshot) adds them from the snapshot
-        instead, with no evaluation and no request. Your own properties win.
-        """
-        if self._config.disabled:
-            return None
-        stamp, uid, uid_value = self._intake.stamp(timestamp, uuid, compact=True)
-        props: object = properties
-        context = _context.current()
-        if event is _ONLY_EVENT:  # capture(event): the person comes from the context
-            event, distinct_id = distinct_id, context.distinct_id  # type: ignore[assignment]
-            if distinct_id is None:
-                distinct_id = str(uuidlib.uuid4())
-                props = {"$process_person_profile": False, **(properties or {})}
-        if context is not _context.EMPTY and (props is None or isinstance(props, Mapping)):
-            props = {**_context.context_properties(context), **(props or {})}
-        enrich = None
-        if flags is not None:  # the snapshot's values: no evaluation, no request
-            stamped = _flag_api.snapshot_properties(flags)
-            if stamped is not None:
-                props = {**stamped, **props} if isinstance(props, Mapping) else props or stamped
-        elif send_feature_flags:
-            known = self._flags.enrichment(distinct_id, groups, wait=False)
-            if known is not None:  # local values, now: the caller's properties win
-                props = {**known, **props} if isinstance(props, Mapping) else props or known
-            else:  # not known without waiting: asked on the background thread
-                enrich = functools.partial(self._flags.enrichment, distinct_id, groups, True)
-        return self._intake.submit(
-            "capture",
-            uid,
-            lambda: messages.capture(distinct_id, event, props, groups, stamp, uid_value),
-            enrich,
-        )
-
-    @guard(None)
-    def identify(
-        self,
-        distinct_id: str | int,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        timestamp: Any = None,
-        uuid: Any = None,
-    ) -> str | None:
-        """Set person properties with an ``$identify`` event."""
-        return self._person("$identify", distinct_id, properties, timestamp, uuid)
-
-    @guard(None)
-    def set(
-        self,
-        distinct_id: str | int,
-        properties: Mapping[str, Any],
-        *,
-        timestamp: Any = None,
-        uuid: Any = None,
-    ) -> str | None:
-        """Set person properties (``$set``)."""
-        return self._person("$set", distinct_id, properties, timestamp, uuid)
-
-    @guard(None)
-    def set_once(
-        self,
-        distinct_id: str | int,
-        properties: Mapping[str, Any],
-        *,
-        timestamp: Any = None,
-        uuid: Any = None,
-    ) -> str | None:
-        """Set person properties only where they are not set yet (``$set_once``)."""
-        return self._person("$set_once", distinct_id, properties, timestamp, uuid)
-
-    @guard(None)
-    def alias(
-        self, previous_id: str | int, distinct_id: str | int, *, timestamp: Any = None
-    ) -> str | None:
-        """Tell PostHog that ``previous_id`` and ``distinct_id`` are the same person."""
-        if self._config.disabled:
-            return None
-        stamp, uid, _ = self._intake.stamp(timestamp, None)
-        return self._intake.submit(
-            "alias", uid, lambda: messages.alias(previous_id, distinct_id, stamp, uid)
-        )
-
-    @guard(None)
-    def group_identify(
-        self,
-        group_type: str,
-        group_key: str | int,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        distinct_id: str | int | None = None,
-        timestamp: Any = None,
-        uuid: Any = None,
-    ) -> str | None:
-        """Set properties of a group (``$groupidentify``)."""
-        if self._config.disabled:
-            return None
-        stamp, uid, _ = self._intake.stamp(timestamp, uuid)
-        return self._intake.submit(
-            "group_identify",
-            uid,
-            lambda: messages.group_identify(
-                group_type, group_key, properties, distinct_id, stamp, uid
-            ),
-        )
-
-    def _person(
-        self, kind: str, distinct_id: object, properties: object, timestamp: Any, uuid: Any
-    ) -> str | None:
-        if self._config.disabled:
-            return None
-        stamp, uid, _ = self._intake.stamp(timestamp, uuid)
-        return self._intake.submit(
-            kind.lstrip("$"),
-            uid,
-            lambda: messages.person(kind, distinct_id, properties, stamp, uid),
-        )
-
-    @guard(None)
-    def capture_exception(
-        self,
-        exc: BaseException | None = None,
-        distinct_id: str | int | None = None,
-        properties: Mapping[str, Any] | None = None,
-        *,
-        handled: bool = True,
-        mechanism: str = "generic",
-    ) -> str | None:
-        """Capture an ``$exception`` event (the exception being handled when ``exc`` is None):
-        type, message, and stack frames with in-app detection and source context. Frame
-        variables are never sent."""
-        if self._config.disabled:
-            return None
-        if exc is None:
-            exc = sys.exc_info()[1]
-            if exc is None:
-                logger.warning("posthog_client: capture_exception() with no exception to capture")
-                return None
-        from ._events.exceptions import exception_properties
-
-        props = exception_properties(exc, handled=handled, mechanism=mechanism)
-        if isinstance(properties, Mapping):
-            props.update(properties)
-        if distinct_id is None:
-            return self.capture("$exception", properties=props)
-        return self.capture(distinct_id, "$exception", props)
+    capture = _event_api.capture
+    _capture = _event_api.capture_call
+    identify = _event_api.identify
+    set = _event_api.set
+    set_once = _event_api.set_once
+    alias = _event_api.alias
+    group_identify = _event_api.group_identify
+    capture_exception = _event_api.capture_exception
+    _capture_exception = _event_api.capture_exception_with
 
     # -- feature flags: the methods are in _flags/api.py --------------------------------------
 
@@ -295,15 +163,43 @@ class Client:
     explain_flags = _flag_api.explain_flags
     load_feature_flags = _flag_api.load_feature_flags
 
+    # -- request context (the same for every client; here as in the official SDK) -------------
+
+    @_scopes.context_guard
+    def new_context(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> _scopes.Scope:
+        """``with client.new_context(): ...``: a request context for the block (see the module
+        function). ``capture_exceptions=True``: an exception leaving the block is captured with
+        this client, then re-raised."""
+        return _scopes.scope(fresh, self.capture_exception if capture_exceptions else None)
+
+    @_scopes.decorator_guard
+    def scoped(
+        self, fresh: bool = False, capture_exceptions: bool | None = None
+    ) -> Callable[[_scopes.F], _scopes.F]:
+        """``@client.scoped()``: each call of the decorated function (sync or async) runs in a
+        ``new_context`` of its own."""
+        return _scopes.decorator(fresh, self.capture_exception if capture_exceptions else None)
+
+    tag = staticmethod(_scopes.tag)
+    get_tags = staticmethod(_scopes.get_tags)
+    identify_context = staticmethod(_scopes.identify_context)
+    set_context_session = staticmethod(_scopes.set_context_session)
+    set_context_device_id = staticmethod(_scopes.set_context_device_id)
+
     # -- lifecycle -----------------------------------------------------------------------------
 
     @guard(False)
-    def flush(self, timeout: float = 10.0) -> bool:
-        """Deliver everything captured before this call; wait at most ``timeout`` seconds.
+    def flush(self, timeout: float = 10.0, *, timeout_seconds: float | None = None) -> bool:
+        """Deliver everything captured before this call; wait at most ``timeout`` seconds
+        (``timeout_seconds``: the official SDK's name).
 
         Returns True when every such event was delivered; False when the deadline passed or
         some were dropped or of unknown outcome (``stats()`` and ``on_error`` tell which).
         """
+        if timeout_seconds is not None:
+            timeout = timeout_seconds
         return self._consumer.flush(call_timeout(timeout))
 
     @guard(False)
@@ -321,6 +217,11 @@ class Client:
         left = self._consumer.shutdown(call_timeout(timeout))
         self._transport.close()
         return left == 0 and self._consumer.ledger.lost == lost
+
+    @guard(False)
+    def join(self, timeout: float = 10.0) -> bool:
+        """``shutdown()``, under the official SDK's name."""
+        return bool(self.shutdown(timeout))
 
     def _retire(self) -> None:
         """Stop taking events and let the background thread deliver what it holds, without
@@ -341,6 +242,9 @@ class Client:
 
     def __exit__(self, *exc_info: object) -> None:
         self.shutdown()
+
+
+Posthog = Client  # the official SDK's name
 
 
 def _weak_on_error(ref: weakref.ref[Client]) -> Callable[[], OnError | None]:

@@ -6,8 +6,9 @@ import logging
 import math
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,6 +30,50 @@ _HOST_ALIASES = {
 }
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_KEY_LENGTH = 512
+# A host name: letters (any script), digits, dots, hyphens and underscores; or an IPv6 address.
+_HOST_NAME = re.compile(r"^[\w.-]+$|^[0-9A-Fa-f:.]+$")
+
+# The official SDK's names for options that exist here under another name.
+OFFICIAL_ALIASES = {
+    "project_api_key": "api_key",
+    "secret_key": "personal_api_key",
+    "feature_flags_request_timeout_seconds": "flags_timeout",
+    "flag_definition_cache_provider": "definitions_store",  # adapted: see _flags/provider_store
+}
+# Options of the official SDK that have no counterpart here: accepted (code written for it runs),
+# with one warning naming them, and without effect.
+OFFICIAL_ONLY = frozenset(
+    (
+        "send",
+        "thread",
+        "is_server",
+        "log_captured_exceptions",
+        "project_root",
+        "privacy_mode",
+        "enable_exception_autocapture",
+        "flag_fallback_cache_url",
+        "enable_local_evaluation",
+        "capture_exception_code_variables",
+        "code_variables_mask_patterns",
+        "code_variables_ignore_patterns",
+        "code_variables_mask_url_credentials",
+        "code_variables_detect_secrets",
+        "in_app_modules",
+        "enable_exception_autocapture_rate_limiting",
+        "exception_autocapture_bucket_size",
+        "exception_autocapture_refill_rate",
+        "exception_autocapture_refill_interval_seconds",
+        "metrics",
+        "traces",
+        "enable_full_ai_capture",
+        "capture_trace_context",
+        "app_host",
+        "email_request_timeout_seconds",
+        "email_request_max_retries",
+        "migrated_from",
+        "feature_flags_request_max_retries",
+    )
+)
 
 OnError = Callable[[Exception, list[dict[str, Any]]], None]
 BeforeSend = Callable[[dict[str, Any]], "dict[str, Any] | None"]
@@ -66,6 +111,7 @@ class Config:
     before_send: tuple[BeforeSend, ...] = ()
     # A DefinitionsStore (built from the URL or object given): one definitions poll per fleet.
     definitions_store: Any = None
+    super_properties: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
     def __repr__(self) -> str:  # keys never appear in reprs, logs or tracebacks
         return f"Config(host={self.host!r}, disabled={self.disabled!r})"
@@ -108,9 +154,13 @@ def check_key(name: str, value: object) -> str:
 
 def normalize_host(value: object) -> str:
     """Validate a host URL, map PostHog's app hosts to ingestion hosts, keep any path prefix."""
+    if value is None:  # an unset setting or environment variable: the default host
+        return DEFAULT_HOST
     if not isinstance(value, str):
         raise ConfigTypeError(f"host must be a string, got {type(value).__name__}")
     host = value.strip()
+    if not host:
+        return DEFAULT_HOST
     if "://" not in host:
         host = "https://" + host
     try:
@@ -122,6 +172,8 @@ def normalize_host(value: object) -> str:
         raise ConfigError(f"host must use http or https, got {parts.scheme!r}")
     if not parts.hostname:
         raise ConfigError("host has no host name")
+    if not _HOST_NAME.match(parts.hostname):
+        raise ConfigError(f"host is not a valid URL: bad host name {parts.hostname!r}")
     if parts.username is not None or parts.password is not None:
         raise ConfigError("host must not contain a user name or password")
     if parts.query or parts.fragment:
@@ -159,8 +211,53 @@ def _check_hooks(value: object) -> tuple[BeforeSend, ...]:
     return tuple(hooks)  # type: ignore[arg-type]
 
 
+def _official_names(api_key: object, options: dict[str, Any]) -> object:
+    """Read the official SDK's option names: aliases become ours, the ones without a counterpart
+    are dropped with one warning. Returns the api key."""
+    for name, ours in OFFICIAL_ALIASES.items():
+        value = options.pop(name, None)
+        if value is None:
+            continue
+        if ours == "api_key":
+            if api_key is not None and api_key != value:
+                raise ConfigTypeError("give api_key or project_api_key, not both")
+            api_key = value
+        else:
+            options[ours] = value
+    compression = options.pop("capture_compression", None)
+    if compression is not None:  # the official SDK's CaptureCompression (an enum or its text)
+        name = str(getattr(compression, "value", compression)).strip().lower()
+        if name in ("none", "identity"):
+            options["gzip"] = False
+        elif name == "gzip":
+            options["gzip"] = True
+        else:
+            logging.getLogger("posthog_client").warning(
+                "posthog_client: capture_compression=%r is not supported here; gzip is used", name
+            )
+    ignored = sorted(set(options) & OFFICIAL_ONLY)
+    if ignored:
+        for name in ignored:
+            del options[name]
+        logging.getLogger("posthog_client").warning(
+            "posthog_client: option(s) of the official posthog SDK without effect here: %s "
+            "(see the README's migration section)",
+            ", ".join(ignored),
+        )
+    return api_key
+
+
+def _check_super_properties(value: object) -> Mapping[str, Any]:
+    if value is None:
+        return MappingProxyType({})
+    if not isinstance(value, Mapping):
+        raise ConfigTypeError(f"super_properties must be a dict, got {type(value).__name__}")
+    return MappingProxyType({str(k): v for k, v in value.items()})
+
+
 def make_config(api_key: object, **options: Any) -> Config:
     """Validate every option; raise ``ConfigError``/``ConfigTypeError`` on the first bad one."""
+    api_key = _official_names(api_key, options)
     known = Config.__dataclass_fields__
     unknown = sorted(set(options) - set(known) - {"api_key"})
     if unknown:
@@ -174,6 +271,7 @@ def make_config(api_key: object, **options: Any) -> Config:
         if personal is None
         else check_key("personal_api_key", personal) or None,
         "before_send": _check_hooks(options.get("before_send")),
+        "super_properties": _check_super_properties(options.get("super_properties")),
     }
     for name in ("gzip", "sync_mode", "disabled", "debug", "disable_geoip", "historical_migration"):
         if name in options:
@@ -201,7 +299,7 @@ def make_config(api_key: object, **options: Any) -> Config:
             "spool_max_age", options["spool_max_age"], 60, 30 * 86_400
         )
     values["spool_path"] = _check_spool_path(options.get("spool_path"), values["host"], key)
-    if "capture_mode" in options:
+    if options.get("capture_mode") is not None:  # None: the default, as in the official SDK
         values["capture_mode"] = _check_capture_mode(options["capture_mode"])
     on_error = options.get("on_error")
     if on_error is not None and not callable(on_error):

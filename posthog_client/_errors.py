@@ -67,6 +67,11 @@ class APIError(PostHogError):
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
 
 
+class InvalidCall(ValueError):
+    """A public call's arguments cannot be used (not public: never raised to the caller). The
+    never-raise guard turns it into one rate-limited warning naming the caller's line."""
+
+
 def redact(text: str, secrets: tuple[str | None, ...]) -> str:
     """Remove keys from text that came from elsewhere (a server's error message, say)."""
     for secret in secrets:

@@ -112,3 +112,7 @@ class FlagResult:
     @property
     def variant(self) -> str | None:
         return self.value if isinstance(self.value, str) else None
+
+    def get_value(self) -> FlagValue | None:
+        """The value (the variant key, or True/False), as the official SDK's result names it."""
+        return self.value

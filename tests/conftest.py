@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from posthog_client._runtime import internal as _internal
+from posthog_client._runtime import misuse
 from posthog_client.testing import FakePostHog
 
 
@@ -26,6 +27,12 @@ def internal_errors_fail_the_test() -> Iterator[list[BaseException]]:
         _internal.hook = previous
     if errors:
         raise AssertionError(f"posthog_client raised internally: {errors!r}") from errors[0]
+
+
+@pytest.fixture(autouse=True)
+def fresh_misuse_call_sites() -> None:
+    """Each test sees the first warning of each of its call sites (they are rate-limited)."""
+    misuse.reset()
 
 
 @pytest.fixture(autouse=True)

@@ -305,3 +305,26 @@ def test_doctor_says_which_capture_endpoint_the_host_speaks(fake: FakePostHog) -
     fake.respond_with(lambda request: FakeResponse(404, b""), path="/i/v1/analytics/events")
     result = run(fake, "doctor")
     assert "has no capture v1 endpoint" in result.out and 'capture_mode="v0"' in result.out
+
+
+def test_version(fake: FakePostHog) -> None:
+    from posthog_client import __version__
+
+    result = run(fake, "--version")
+    assert result.code == 0 and result.out.strip() == f"posthog-client {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("detail", "advice"),
+    [
+        ("dns: could not look up nowhere.invalid (Name or service not known)", "does not resolve"),
+        ("refused: the host refused the connection", "Nothing accepts connections"),
+        ("tls: certificate verify failed", "TLS handshake failed"),
+        ("timeout: could not connect in time", "No answer in time"),
+        ("connection: ConnectionError", "Check the host name"),
+    ],
+)
+def test_doctor_advice_follows_the_kind_of_connection_failure(detail: str, advice: str) -> None:
+    from posthog_client._cli.doctor import _unreachable_fix
+
+    assert advice in _unreachable_fix(detail)

@@ -262,7 +262,7 @@ def test_distinct_id_is_stringified(fake: FakePostHog) -> None:
     [
         (lambda c: c.capture("", "e"), "distinct_id is empty"),
         (lambda c: c.capture("   ", "e"), "distinct_id is empty"),
-        (lambda c: c.capture(None, "e"), "distinct_id must be"),
+        (lambda c: c.capture(None, None), "event must be"),
         (lambda c: c.capture({"id": 1}, "e"), "distinct_id must be"),
         (lambda c: c.capture(True, "e"), "distinct_id must be"),
         (lambda c: c.capture("u1", ""), "event must be"),

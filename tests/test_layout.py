@@ -17,10 +17,10 @@ PACKAGE = pathlib.Path(posthog_client.__file__).parent
 ROOT = PACKAGE.parent
 
 # Flag modules allowed to have threads, clocks and I/O (through the transport, or to a
-# definitions store): everything else under _flags/, and all of _events/, is pure. The
-# store-backed poller ("coordinator") and the adapter for the official SDK's cache providers
-# ("provider_store", which runs awaitables on a thread) are the fleet's threads and clocks; the
-# snapshot format they share ("envelope") stays pure.
+# definitions store): everything else under _flags/, and all of _events/ but its api (the
+# Client's event methods), is pure. The store-backed poller ("coordinator") and the adapter for
+# the official SDK's cache providers ("provider_store", which runs awaitables on a thread) are
+# the fleet's threads and clocks; the snapshot format they share ("envelope") stays pure.
 IMPURE_FLAG_MODULES = {
     "api",
     "resolver",
@@ -86,8 +86,8 @@ def _is_pure(module: str) -> bool:
     parts = module.split(".")
     if len(parts) < 2:
         return False
-    if parts[1] == "_events":
-        return True
+    if parts[1] == "_events":  # but the public methods, as for flags
+        return len(parts) == 3 and parts[2] != "api"
     return parts[1] == "_flags" and len(parts) == 3 and parts[2] not in IMPURE_FLAG_MODULES
 
 

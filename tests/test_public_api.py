@@ -22,6 +22,9 @@ def test_all_is_sorted_and_complete() -> None:
     }
     settings = {"api_key", "host", "personal_api_key", "debug", "disabled", "sync_mode", "session"}
     settings |= {"on_error", "before_send", "annotations", "definitions_store"}
+    # The official SDK's names for settings (project_api_key, secret_key) and the ones it has
+    # that work here too.
+    settings |= {"project_api_key", "secret_key", "disable_geoip", "super_properties"}
     assert public - settings == set(posthog_client.__all__) - {"__version__"}
 
 

@@ -207,3 +207,92 @@ def test_the_pytest_plugin_imports_nothing_heavy_until_a_fixture_is_used() -> No
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_standalone_server_with_a_path_prefix_and_a_short_flags_file(tmp_path: Any) -> None:
+    path = tmp_path / "flags.json"
+    path.write_text(json.dumps({"beta": True, "pricing": {"variants": {"a": 100}}}))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "posthog_client.testing", "serve", "--port", "0"]
+        + ["--path-prefix", "/ph", "--flags", str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().split(" listening on ")[1].split()[0]
+        assert url.endswith("/ph")
+        assert "serving 2 feature flag(s)" in process.stdout.readline()
+        client = Client("phc_test", host=url, personal_api_key="phx_test")
+        assert client.get_all_flags("u1", only_evaluate_locally=True) == {
+            "beta": True,
+            "pricing": "a",
+        }
+        client.capture("u1", "through the prefix")
+        assert client.shutdown(timeout=5)
+        base = url[: -len("/ph")]
+        events = requests.get(f"{base}/_fake/events", timeout=5).json()
+        assert [e["event"] for e in events] == ["through the prefix"]
+        assert requests.post(f"{base}/batch/", json={}, timeout=5).status_code == 404
+    finally:
+        process.terminate()
+        process.communicate(timeout=10)
+
+
+def test_short_flags_format() -> None:
+    from posthog_client.testing._flagfile import apply
+
+    fake = FakePostHog()
+    data = {
+        "on": True,
+        "off": False,
+        "half": 50,
+        "multi": {"variants": {"a": 50, "b": 50}, "payload": {"a": {"x": 1}}},
+        "banner": {"payload": {"text": "hi"}},
+        "company": {"group_type": "company"},
+    }
+    assert apply(fake, data) == (6, ())
+    client = fake.client()
+    flags = client.get_all_flags("u1", groups={"company": "acme"}, only_evaluate_locally=True)
+    assert flags["on"] is True and flags["off"] is False and flags["company"] is True
+    assert flags["multi"] in ("a", "b") and isinstance(flags["half"], bool)
+    assert client.get_feature_flag_payload("banner", "u1") == {"text": "hi"}
+    fake.close()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "No such file or directory"),
+        ("{not json", "not valid JSON (line 1, column 2"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"beta": "yes"}', "flag 'beta': expected true, false, a rollout percentage"),
+        ('{"beta": 150}', "a percentage must be a number from 0 to 100, got 150"),
+        ('{"beta": {"rolout": 5}}', "unknown field 'rolout'"),
+    ],
+)
+def test_a_bad_flags_file_is_one_line(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], content: str | None, message: str
+) -> None:
+    from posthog_client.testing.__main__ import main
+
+    path = tmp_path / "flags.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["serve", "--port", "0", "--flags", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    from posthog_client.testing.__main__ import main
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"port {port} is in use" in err

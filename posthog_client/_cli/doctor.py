@@ -123,6 +123,28 @@ _HOST_FIX = (
 )
 
 
+# What to do about a connection that failed, by the kind of failure the transport names.
+_UNREACHABLE_FIXES = {
+    "dns": "The host name does not resolve: check its spelling (POSTHOG_HOST or --host) and "
+    "this machine's DNS.",
+    "refused": "Nothing accepts connections there: check the port, and that the host (or your "
+    "proxy) is running.",
+    "tls": "The TLS handshake failed: check the URL's scheme and port, the host's certificate, "
+    "and REQUESTS_CA_BUNDLE if a proxy re-signs traffic.",
+    "timeout": "No answer in time: check any firewall or proxy between this machine and the "
+    "host, or raise --timeout.",
+}
+
+
+def _unreachable_fix(detail: str) -> str:
+    kind = detail.partition(":")[0]
+    generic = (
+        "Check the host name (POSTHOG_HOST or --host), DNS, and any proxy or firewall "
+        "between this machine and the host."
+    )
+    return _UNREACHABLE_FIXES.get(kind, generic) + " " + _HOST_FIX
+
+
 def _masked(key: str) -> str:
     return f"{key[:4]}…, {len(key)} characters"
 
@@ -215,12 +237,7 @@ def _flags_endpoint(
     elapsed = (time.monotonic() - started) * 1000
     detail = redact(result.describe(), secrets)
     if result.status is None:
-        yield Check(
-            "fail",
-            f"Cannot reach {host}: {detail}.",
-            "Check the host name (POSTHOG_HOST or --host), DNS, and any proxy or firewall "
-            "between this machine and the host. " + _HOST_FIX,
-        )
+        yield Check("fail", f"Cannot reach {host}: {detail}.", _unreachable_fix(detail))
         return UNREACHABLE
     status = result.status
     if 300 <= status < 400:

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from .._config import DEFAULT_HOST
+from .._version import VERSION
 from .common import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Settings, UsageError, make_client
 
 if TYPE_CHECKING:
@@ -109,6 +110,9 @@ def build_parser(out: IO[str], err: IO[str]) -> _Parser:
         prog="python -m posthog_client",
         description="Send a test event, evaluate feature flags, and check a PostHog setup.",
         **shared,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"posthog-client {VERSION}", help="show the version"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     shared["parents"] = [common]

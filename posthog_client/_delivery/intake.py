@@ -14,6 +14,8 @@ from typing import Any
 from .._config import BeforeSend
 from .._events import context as _context
 from .._events import messages
+from .._events.calls import check_geoip
+from .._runtime import misuse
 from .consumer import Consumer
 from .encoding import Deferred, FinalEvent, finalize
 
@@ -52,7 +54,9 @@ class Intake:
             event, uid, lambda: messages.capture(distinct_id, event, props, groups, stamp, value)
         )
 
-    def stamp(self, timestamp: Any, uuid: Any, compact: bool = False) -> tuple[Any, str, int | str]:
+    def stamp(
+        self, timestamp: Any, uuid: Any, compact: bool = False, method: str = "capture"
+    ) -> tuple[Any, str, int | str]:
         """The event's timestamp, and its uuid as text (returned to the caller) and as it is
         queued (an int when generated here). ``compact``: leave the timestamp None when the
         generated uuid carries it (queued events are smaller)."""
@@ -61,17 +65,15 @@ class Intake:
         if timestamp is not None:
             text = messages.to_utc_text(timestamp)
             if text is None:
-                logger.warning(
-                    "posthog_client: timestamp %r could not be read; using the current time",
-                    timestamp,
-                )
+                problem = f"timestamp {timestamp!r:.60} could not be read"
+                misuse.warn(method, problem, "the current time is used")
             else:
                 stamp = text
         if uuid is not None:
             uid = messages.check_uuid(uuid)
             if uid is not None:
                 return stamp, uid, uid
-            logger.warning("posthog_client: uuid %r is not a UUID; generating one", uuid)
+            misuse.warn(method, f"uuid {uuid!r:.60} is not a UUID", "a new one is generated")
         value = messages.uuid7_int(now, random.getrandbits(62))
         if compact and stamp == now:
             stamp = None
@@ -83,15 +85,19 @@ class Intake:
         uid: str,
         build: Callable[[], dict[str, Any] | messages.Pending],
         enrich: Callable[[], dict[str, Any] | None] | None = None,
+        geoip: object = None,
     ) -> str | None:
+        """Build the event (``InvalidCall``: the caller's mistake, named by the guard), run the
+        ``before_send`` hooks and queue it. ``geoip``: the call's ``disable_geoip``."""
         if self.closed:
             logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
             return None
-        try:
-            message: Any = build()
-        except messages.InvalidCall as exc:
-            logger.warning("posthog_client: %s() ignored: %s", method, exc)
-            return None
+        message: Any = build()
+        if geoip is not None:
+            props = (
+                message.properties if type(message) is messages.Pending else message["properties"]
+            )
+            props["$geoip_disable"] = check_geoip(geoip)
         if enrich is not None:
             message = self._deferred(message, enrich)
         elif self._hooks:
@@ -99,7 +105,12 @@ class Intake:
             if message is None:
                 self._consumer.ledger.refuse("before_send")
                 return None
-        return uid if self._consumer.put(message) else None
+        if not self._consumer.put(message):
+            return None
+        if logger.isEnabledFor(logging.DEBUG):
+            name = message.event if type(message) is messages.Pending else method
+            logger.debug("posthog_client: queued %r (uuid %s)", name, uid)
+        return uid
 
     def _run_hooks(self, message: Any) -> FinalEvent | None:
         event: Any = finalize(message, self._static)

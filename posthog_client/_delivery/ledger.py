@@ -15,7 +15,7 @@ from typing import Any
 
 from .._config import Config, OnError
 from .._errors import APIError, redact
-from .._runtime.logs import RateLimitedLog
+from .._runtime.logs import DOCTOR_HINT, RateLimitedLog
 from .._types import DROP_REASONS, Stats
 from .encoding import decode_events
 
@@ -154,7 +154,8 @@ class Ledger:
         detail = redact(detail, self._secrets)
         self._last_error = f"{reason}: {detail}"
         if log:
-            self._log.warning(reason, "dropped %d event(s) (%s: %s)", count, reason, detail)
+            hint = DOCTOR_HINT if status in (401, 403) else ""
+            self._log.warning(reason, "dropped %d event(s) (%s: %s)%s", count, reason, detail, hint)
         callback = self._on_error()
         if callback is None:
             return

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._config import Config
+from .._errors import redact
 from .._events.messages import format_epoch
 from .._version import VERSION
 from .batches import Batch, Outbox
@@ -54,13 +55,19 @@ class Sender:
             headers = v1_headers(config.api_key, SDK_INFO, batch.attempts, batch.request_id, now)
         else:
             body = v0_body(config.api_key, batch.events, now, config.historical_migration)
-        return self._transport.post(
-            PATHS[protocol],
-            body,
-            deadline=config.timeout,
-            compress=config.gzip,
-            headers=headers,
+        result = self._transport.post(
+            PATHS[protocol], body, deadline=config.timeout, compress=config.gzip, headers=headers
         )
+        if logger.isEnabledFor(logging.DEBUG):
+            keys = (config.api_key, config.personal_api_key)
+            logger.debug(
+                "posthog_client: sent a batch of %d event(s), %d bytes, attempt %d: %s",
+                len(batch.events),
+                len(body),
+                batch.attempts,
+                "ok" if result.ok else redact(result.describe(), keys),
+            )
+        return result
 
     def settle(
         self, batch: Batch, result: HTTPResult, outbox: Outbox, spooling: bool
@@ -123,7 +130,7 @@ class Sender:
         )
         self.ledger.retrying(len(verdict.retry), result.describe())
         logger.debug(
-            "posthog_client: %d event(s) to retry (%s) in %.2f s",
+            "posthog_client: %d event(s) failed (%s); retry in %.2f s",
             len(verdict.retry),
             self.ledger.last_error,
             delay,

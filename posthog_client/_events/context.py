@@ -7,16 +7,16 @@ context on exit, and threads and asyncio tasks each see their own copy.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from .._errors import InvalidCall
+
 _NOTHING: Mapping[str, Any] = MappingProxyType({})
-logger = logging.getLogger("posthog_client")
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class Context:
     group_properties_for_flags: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: _NOTHING
     )
+    device_id: str | None = None  # for flag calls that do not pass one
 
 
 EMPTY = Context()
@@ -43,11 +44,21 @@ def current() -> Context:
 def new_context(fresh: bool = False) -> Iterator[None]:
     """A context for the block: it starts as a copy of the enclosing one (empty with
     ``fresh=True``), and whatever is set inside is gone when the block ends."""
-    token = _current.set(EMPTY if fresh else _current.get())
+    token = enter(fresh)
     try:
         yield
     finally:
         _current.reset(token)
+
+
+def enter(fresh: bool) -> Token[Context]:
+    """Start a context (a copy of the current one, or empty); ``leave`` ends it."""
+    return _current.set(EMPTY if fresh else _current.get())
+
+
+def leave(token: Token[Context]) -> None:
+    """Restore the context from before ``enter`` (ValueError: entered in another context)."""
+    _current.reset(token)
 
 
 def identify_context(distinct_id: str) -> None:
@@ -58,6 +69,11 @@ def identify_context(distinct_id: str) -> None:
 def set_context_session(session_id: str) -> None:
     """Events captured in this context carry ``$session_id`` (from posthog-js, say)."""
     _current.set(replace(_current.get(), session_id=str(session_id)))
+
+
+def set_context_device_id(device_id: str) -> None:
+    """Flag calls in this context without a ``device_id`` use this one (device bucketing)."""
+    _current.set(replace(_current.get(), device_id=str(device_id)))
 
 
 def tag(key: str, value: Any) -> None:
@@ -83,8 +99,7 @@ def set_person_properties_for_flags(properties: Mapping[str, Any]) -> None:
     """Person properties every flag evaluation in this context uses (merged over the ones set
     before; the properties passed to a flag call win over these)."""
     if not isinstance(properties, Mapping):
-        logger.warning("posthog_client: set_person_properties_for_flags() needs a dict")
-        return
+        raise InvalidCall(f"properties must be a dict, got {type(properties).__name__}")
     context = _current.get()
     merged = {**context.person_properties_for_flags, **dict(properties)}
     _current.set(replace(context, person_properties_for_flags=MappingProxyType(merged)))
@@ -101,8 +116,7 @@ def set_group_properties_for_flags(properties: Mapping[str, Mapping[str, Any]]) 
     if not isinstance(properties, Mapping) or not all(
         isinstance(v, Mapping) for v in properties.values()
     ):
-        logger.warning("posthog_client: set_group_properties_for_flags() needs {type: dict}")
-        return
+        raise InvalidCall("properties must be a dict of {group type: dict of properties}")
     context = _current.get()
     merged = {k: dict(v) for k, v in context.group_properties_for_flags.items()}
     for group_type, values in dict(properties).items():

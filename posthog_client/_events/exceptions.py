@@ -14,6 +14,7 @@ call first, as in a Python traceback.
 from __future__ import annotations
 
 import builtins
+import contextlib
 import functools
 import itertools
 import linecache
@@ -22,6 +23,8 @@ import sysconfig
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Any
+
+from .._errors import InvalidCall
 
 MAX_EXCEPTIONS = 10  # entries in $exception_list (chain + group members)
 MAX_FRAMES = 100  # frames per exception; past this, the outermost and innermost halves are kept
@@ -33,20 +36,67 @@ _GROUP_TYPE: type | None = getattr(builtins, "BaseExceptionGroup", None)  # Pyth
 _PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def exception_properties(exc: BaseException, *, handled: bool, mechanism: str) -> dict[str, Any]:
-    """``$exception_list``, ``$exception_type``, ``$exception_message`` and ``$exception_level``
-    for ``exc``. Never raises."""
+def exception_properties(
+    exc: BaseException,
+    *,
+    handled: bool = True,
+    mechanism: str = "generic",
+    source: str | None = None,
+    level: str = "error",
+) -> dict[str, Any]:
+    """``$exception_list``, ``$exception_level`` (and ``$exception_source``, the integration
+    that captured it, such as ``django.middleware``), plus ``$exception_type`` and
+    ``$exception_message`` of the outermost exception. Never raises.
+
+    Follows PostHog's exception metadata contract: the outermost entry's ``mechanism`` has
+    ``type`` (``generic`` for manual captures, ``middleware`` for a framework's), ``handled``,
+    ``synthetic`` and ``exception_id`` 0; each linked exception's has ``type`` ``chained``,
+    ``source`` (``cause``, ``context`` or ``member``), ``exception_id`` and ``parent_id``.
+    """
     try:
         entries = _entries(exc, bool(handled), str(mechanism))
     except Exception:  # a pathological object: still report that something was raised
         entries = [_fallback_entry(exc, bool(handled), str(mechanism))]
     first = entries[0]
-    return {
+    props = {
         "$exception_list": entries,
         "$exception_type": first["type"],
         "$exception_message": first["value"],
-        "$exception_level": "error",
+        "$exception_level": level,
     }
+    if source:
+        props["$exception_source"] = source
+    return props
+
+
+def exception_arg(value: object, handling: BaseException | None) -> BaseException:
+    """The exception a ``capture_exception`` call means: the one given (or the value of an
+    ``exc_info`` tuple), else the one being handled (``handling``)."""
+    if isinstance(value, tuple) and len(value) == 3:
+        value = value[1]
+    if value is None:
+        value = handling
+        if value is None:
+            raise InvalidCall("no exception given, and none is being handled")
+    if not isinstance(value, BaseException):
+        raise InvalidCall(f"exception must be an exception, got {type(value).__name__}")
+    return value
+
+
+_CAPTURED = "_posthog_client_captured"  # set on an exception once it has been captured
+
+
+def captured(exc: BaseException) -> bool:
+    """True when ``exc`` was captured already (by an integration, a context, or the app)."""
+    try:
+        return getattr(exc, _CAPTURED, False) is True
+    except Exception:
+        return False
+
+
+def mark_captured(exc: BaseException) -> None:
+    with contextlib.suppress(Exception):  # an exception type that takes no attributes: so be it
+        setattr(exc, _CAPTURED, True)
 
 
 # -- the chain -------------------------------------------------------------------------------
@@ -68,8 +118,8 @@ def _entries(root: BaseException, handled: bool, mechanism: str) -> list[dict[st
         linked = _linked(exc)
         if linked is not None:
             stack.append((linked[0], linked[1], exception_id))
-        for index, member in reversed(list(enumerate(_members(exc)[:MAX_EXCEPTIONS]))):
-            stack.append((member, f"exceptions[{index}]", exception_id))
+        for member in reversed(_members(exc)[:MAX_EXCEPTIONS]):
+            stack.append((member, "member", exception_id))
     return entries
 
 
@@ -78,10 +128,10 @@ def _linked(exc: BaseException) -> tuple[BaseException, str] | None:
     try:
         cause = exc.__cause__
         if isinstance(cause, BaseException):
-            return cause, "__cause__"
+            return cause, "cause"
         context = exc.__context__
         if isinstance(context, BaseException) and not exc.__suppress_context__:
-            return context, "__context__"
+            return context, "context"
     except Exception:
         pass
     return None
@@ -108,14 +158,14 @@ def _entry(
     parent: int | None,
 ) -> dict[str, Any]:
     kind = type(exc)
-    mech: dict[str, Any] = {
-        "handled": handled,
-        "type": mechanism if source is None else "chained",
-        "synthetic": False,
-        "exception_id": exception_id,
-    }
+    mech: dict[str, Any]
+    if source is None:
+        mech = {"type": mechanism, "handled": handled}
+    else:  # a linked exception: how it relates to its parent, not whether it was handled
+        mech = {"type": "chained", "source": source}
+    mech["synthetic"] = False
+    mech["exception_id"] = exception_id
     if source is not None:
-        mech["source"] = source
         mech["parent_id"] = parent
     if _members(exc):
         mech["is_exception_group"] = True
@@ -140,7 +190,7 @@ def _fallback_entry(exc: object, handled: bool, mechanism: str) -> dict[str, Any
         "type": name,
         "value": "",
         "module": None,
-        "mechanism": {"handled": handled, "type": mechanism, "synthetic": False},
+        "mechanism": {"type": mechanism, "handled": handled, "synthetic": False, "exception_id": 0},
     }
 
 
@@ -228,10 +278,7 @@ def _frame(tb: TracebackType) -> dict[str, Any]:
         "lineno": lineno,
         "in_app": in_app(abs_path),
         "platform": "python",
-        "context_line": None,
-        "pre_context": [],
-        "post_context": [],
-    }
+    }  # context_line, pre_context and post_context only when the source can be read
     if lineno is not None and 0 < lineno <= len(lines):
         line = lines[lineno - 1]
         result["context_line"] = _clip(line)

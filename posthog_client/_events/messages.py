@@ -13,13 +13,10 @@ import uuid as uuidlib
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from .._errors import InvalidCall
 from .sanitize import clean_properties
 
 LIB_NAME = "posthog-client"
-
-
-class InvalidCall(ValueError):
-    """A public call's arguments cannot make an event; the message names the problem."""
 
 
 def static_properties(version: str, disable_geoip: bool) -> dict[str, Any]:
@@ -192,11 +189,12 @@ def capture(
 def person(
     kind: str, distinct_id: object, properties: object, timestamp: str | float, uid: str
 ) -> dict[str, Any]:
-    """``$identify`` (carrying ``$set``), ``$set`` or ``$set_once``: person properties go at the
-    top level, under the event's own name (``$set_once`` for ``$set_once``, else ``$set``)."""
-    message = _event(kind, check_distinct_id(distinct_id), {}, timestamp, uid)
-    message["$set_once" if kind == "$set_once" else "$set"] = _properties(properties)
-    return message
+    """``$identify`` (carrying ``$set``), ``$set`` or ``$set_once``: the person properties go in
+    the event's properties, under ``$set_once`` for ``$set_once`` and ``$set`` otherwise, as
+    PostHog's specs and posthog-js send them."""
+    key = "$set_once" if kind == "$set_once" else "$set"
+    props = {key: _properties(properties)}
+    return _event(kind, check_distinct_id(distinct_id), props, timestamp, uid)
 
 
 def alias(

@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 logger = logging.getLogger("posthog_client")
 
 
-@guard(None)
+def _default(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return kwargs.get("default")
+
+
+@guard(None, fallback=_default)
 def feature_enabled(
     self: Client,
     key: str,
@@ -80,20 +84,31 @@ def get_feature_flag_payload(
 
 @guard({})
 def get_all_flags(
-    self: Client, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    self: Client,
+    distinct_id: str | int | None = None,
+    *,
+    flag_keys_to_evaluate: list[str] | None = None,
+    **options: Unpack[FlagOptions],
 ) -> dict[str, FlagValue]:
-    """Every flag's value for this user: local first, one remote call for the rest."""
-    return {key: value for key, (value, _) in self._flags.all(distinct_id, options).items()}
+    """Every flag's value for this user (only ``flag_keys_to_evaluate``, when given): local
+    first, one remote call for the rest."""
+    results = self._flags.all(distinct_id, options, flag_keys_to_evaluate)
+    return {key: value for key, (value, _) in results.items()}
 
 
 @guard({"featureFlags": {}, "featureFlagPayloads": {}})
 def get_all_flags_and_payloads(
-    self: Client, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
+    self: Client,
+    distinct_id: str | int | None = None,
+    *,
+    flag_keys_to_evaluate: list[str] | None = None,
+    **options: Unpack[FlagOptions],
 ) -> dict[str, dict[str, Any]]:
-    """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``."""
+    """``{"featureFlags": {key: value}, "featureFlagPayloads": {key: decoded payload}}``, the
+    official SDK's shape (its payloads are JSON text; these are decoded)."""
     from .remote import decode_payload
 
-    results = self._flags.all(distinct_id, options)
+    results = self._flags.all(distinct_id, options, flag_keys_to_evaluate)
     return {
         "featureFlags": {key: value for key, (value, _) in results.items()},
         "featureFlagPayloads": {
@@ -137,17 +152,6 @@ def evaluate_flags(
         "device_id": device_id,
     }
     return self._flags.evaluate(distinct_id, options, flag_keys)
-
-
-def snapshot_properties(flags: object) -> dict[str, Any] | None:
-    """What ``capture(..., flags=snapshot)`` adds; None (logged) when it is not a snapshot."""
-    if isinstance(flags, FeatureFlagEvaluations):
-        return flags._capture_properties()
-    logger.warning(
-        "posthog_client: capture(flags=...) needs an evaluate_flags() result, got %s; ignored",
-        type(flags).__name__,
-    )
-    return None
 
 
 @guard({})

@@ -20,7 +20,7 @@ from .._delivery.transport import DEFINITIONS_PATH, Transport
 from .._errors import redact
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
-from .._runtime.logs import RateLimitedLog
+from .._runtime.logs import DOCTOR_HINT, RateLimitedLog
 from .._types import FlagStats
 from .model import EMPTY_DEFINITIONS, Definitions
 from .parse import DefinitionsError, parse_definitions
@@ -131,6 +131,13 @@ class DefinitionsPoller:
         if got.kind == OK:
             assert got.snapshot is not None
             self.snapshot = got.snapshot
+            logger.debug(
+                "posthog_client: loaded %d flag definition(s) and %d cohort(s)",
+                len(got.snapshot.flags),
+                len(got.snapshot.cohorts),
+            )
+        elif got.kind == NOT_MODIFIED:
+            logger.debug("posthog_client: flag definitions unchanged (304)")
         elif got.kind in (REFUSED, QUOTA):
             self.snapshot = EMPTY_DEFINITIONS
             self._log_cleared(
@@ -144,7 +151,11 @@ class DefinitionsPoller:
             return
         self._cleared_for = kind
         if kind == REFUSED:
-            logger.error("posthog_client: the personal API key was refused (401); %s", consequence)
+            logger.error(
+                "posthog_client: the personal API key was refused (401); %s%s",
+                consequence,
+                DOCTOR_HINT,
+            )
         else:
             logger.warning(
                 "posthog_client: feature flags are over quota (402); local flag definitions "

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, TypedDict
 
-from .._events.messages import InvalidCall, check_distinct_id
+from .._errors import InvalidCall
+from .._events.calls import unknown_keyword
+from .._events.messages import check_distinct_id
 from .model import EvalContext
 
 
@@ -67,7 +69,7 @@ def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
         return Query(EvalContext(did), False, None)
     if not _OPTION_NAMES.issuperset(options):
         unknown = sorted(set(options) - _OPTION_NAMES)
-        raise InvalidCall(f"unknown option(s) {', '.join(unknown)}")
+        raise InvalidCall(unknown_keyword(unknown[0], _OPTION_NAMES))
     groups = _mapping(options.get("groups"), "groups (group type to group key)")
     if groups and not (
         _STR.issuperset(map(type, groups)) and _STR.issuperset(map(type, groups.values()))

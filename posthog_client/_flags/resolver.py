@@ -96,6 +96,13 @@ class FlagResolver:
         """The server's answer for a flag local evaluation left undecided, the record it came
         from, and when the server evaluated it."""
         unresolved = outcome.reason.value
+        logger.debug(
+            "posthog_client: flag %r not decided locally (%s: %s)%s",
+            key,
+            outcome.reason.value,
+            outcome.detail,
+            "" if query.only_evaluate_locally else "; asking the server",
+        )
         if query.only_evaluate_locally:
             reason = f"not evaluated locally: {outcome.detail}"
             return FlagResult(key, None, reason=reason, unresolved=unresolved), None, None
@@ -139,6 +146,12 @@ class FlagResolver:
                     undecided.append(key)
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
+        logger.debug(
+            "posthog_client: asking the server for %s",
+            f"{len(undecided)} flag(s) not decided locally"
+            if defs.loaded
+            else "every flag (no local definitions)",
+        )
         remote, _error = self.fetch_remote(query, undecided if defs.loaded else None)
         if remote is None:
             return results  # what could be decided locally
@@ -223,7 +236,7 @@ class FlagResolver:
                     values[key] = outcome.value
         elif not wait:
             return None
-        else:
+        elif not query.only_evaluate_locally:
             remote, _error = self.fetch_remote(query, None)
             if remote is not None:
                 values = {k: r.value for k, r in remote.flags.items() if not r.failed}

@@ -10,6 +10,7 @@ pays for them.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import threading
@@ -17,9 +18,10 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._config import Config
+from .._errors import InvalidCall
 from .._events import context as _context
-from .._events.messages import InvalidCall
 from .._runtime import lifecycle as _lifecycle
+from .._runtime import misuse
 from .._types import FlagResult, FlagStats, FlagValue
 
 if TYPE_CHECKING:
@@ -45,6 +47,19 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
+class Stopper:
+    """The flag poller, if any, held apart from the flag service: the service refers to the
+    client's intake (and through it to ``before_send`` hooks, which may refer to the client),
+    so a dropped client's finalizer must not hold the service."""
+
+    def __init__(self) -> None:
+        self.poller: DefinitionsPoller | None = None
+
+    def stop(self) -> None:
+        if self.poller is not None:
+            self.poller.stop()
+
+
 class FlagService:
     def __init__(self, config: Config, transport: Transport, emit: Emit) -> None:
         self._config = config
@@ -53,6 +68,7 @@ class FlagService:
         self._resolver: FlagResolver | None = None
         self._make_query: Callable[[object, Mapping[str, Any]], Query] | None = None
         self.poller: DefinitionsPoller | None = None
+        self.stopper = Stopper()  # what a dropped client's finalizer stops (it holds no callback)
         if self._polls(config):
             self._setup()
             assert self.poller is not None
@@ -79,6 +95,7 @@ class FlagService:
                     self.poller = FleetPoller(config, self._transport, config.definitions_store)
                 else:
                     self.poller = DefinitionsPoller(config, self._transport)
+                self.stopper.poller = self.poller
             self._make_query = make_query
             self._resolver = FlagResolver(config, self._transport, self.poller, self._emit)
             return self._resolver
@@ -98,30 +115,41 @@ class FlagService:
         if self._resolver is not None:
             self._resolver.events.forget()
 
+    def set_disabled(self, disabled: bool) -> None:
+        """``client.disabled = ...`` at run time; enabling starts the poller if it never ran."""
+        self._config = dataclasses.replace(self._config, disabled=disabled)
+        if disabled or not self._polls(self._config):
+            return
+        if self.poller is None:
+            self._resolver = None  # set up again, with a poller this time
+            self._setup()
+            if self.poller is not None:
+                self.poller.start()
+
     def query(
         self, key: str | None, distinct_id: object, options: Mapping[str, Any]
     ) -> Query | None:
-        """Validate a flag call (``key`` None: all flags); None (logged) when it is bad."""
+        """Validate a flag call (``key`` None: all flags); None when the client is disabled.
+        A bad call raises ``InvalidCall``, which the public method's guard names."""
         if self._config.disabled:
             return None
         _lifecycle.check_fork()  # a fork the at-fork hooks missed: this process polls on its own
         if key is not None and (type(key) is not str or not key):
-            logger.warning("posthog_client: flag call ignored: key must be a non-empty string")
-            return None
+            raise InvalidCall(f"key must be a non-empty string, got {key!r:.40}")
         context = _context.current()
         if distinct_id is None:
             distinct_id = context.distinct_id
+            if distinct_id is None:
+                raise InvalidCall("no distinct_id given, and none in the context")
+        if context.device_id is not None and options.get("device_id") is None:
+            options = {**options, "device_id": context.device_id}
         options = _context.flag_options(context, options)
         make_query = self._make_query
         if make_query is None:
             self._setup()
             make_query = self._make_query
             assert make_query is not None
-        try:
-            return make_query(distinct_id, options)
-        except InvalidCall as exc:
-            logger.warning("posthog_client: flag call ignored: %s", exc)
-            return None
+        return make_query(distinct_id, options)
 
     # -- what the Client's flag methods return ------------------------------------------------
 
@@ -178,20 +206,47 @@ class FlagService:
         return self.resolver.evaluate(query, keys)
 
     def all(
-        self, distinct_id: object, options: Mapping[str, Any]
+        self, distinct_id: object, options: Mapping[str, Any], keys: object = None
     ) -> dict[str, tuple[FlagValue, str | None]]:
+        """Every flag's (value, raw payload); only ``keys`` when given."""
+        if keys is not None and (
+            not isinstance(keys, (list, tuple, set, frozenset))
+            or not all(isinstance(k, str) for k in keys)
+        ):
+            raise InvalidCall("flag_keys_to_evaluate must be a list of flag keys")
         query = self.query(None, distinct_id, options)
-        return {} if query is None else self.resolver.resolve_all(query)
+        if query is None:
+            return {}
+        results = self.resolver.resolve_all(query)
+        return results if keys is None else {k: v for k, v in results.items() if k in keys}
 
     def explain(self, distinct_id: object, options: Mapping[str, Any]) -> dict[str, FlagResult]:
         query = self.query(None, distinct_id, options)
         return {} if query is None else self.resolver.explain(query)
 
-    def enrichment(self, distinct_id: object, groups: object, wait: bool) -> dict[str, Any] | None:
-        """Flag properties for ``capture(send_feature_flags=True)``; None: bad call, or not known
-        without waiting (``wait`` False) for definitions or a remote answer."""
-        query = self.query(None, distinct_id, {"groups": groups})
-        return None if query is None else self.resolver.enrichment(query, wait)
+    def enrichment(
+        self, distinct_id: object, options: Mapping[str, Any], wait: bool
+    ) -> dict[str, Any] | None:
+        """Flag properties for ``capture(send_feature_flags=...)``; None: not known without
+        waiting (``wait`` False) for definitions or a remote answer. ``options``: the flag
+        options, and ``flag_keys`` to keep only those flags."""
+        keys = options.get("flag_keys")
+        try:
+            query = self.query(
+                None, distinct_id, {k: v for k, v in options.items() if k != "flag_keys"}
+            )
+        except InvalidCall as exc:
+            misuse.warn("capture", f"send_feature_flags: {exc}", "no flags are attached")
+            return {}
+        if query is None:
+            return {}
+        props = self.resolver.enrichment(query, wait)
+        if props is None or keys is None:
+            return props
+        wanted = {f"$feature/{key}" for key in keys}
+        kept = {k: v for k, v in props.items() if k in wanted}
+        active = [k for k in props.get("$active_feature_flags", ()) if f"$feature/{k}" in wanted]
+        return {**kept, "$active_feature_flags": active} if active else kept
 
     def load(self) -> bool:
         self.resolver  # noqa: B018 - sets the poller up

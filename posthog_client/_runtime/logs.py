@@ -7,6 +7,8 @@ import threading
 import time
 
 logger = logging.getLogger("posthog_client")
+# Ends the log lines of a refused key: the command that checks the keys and the host.
+DOCTOR_HINT = "; run `python -m posthog_client doctor` to check the keys and the host"
 
 
 class RateLimitedLog:
@@ -31,8 +33,26 @@ class RateLimitedLog:
         logger.warning("posthog_client: " + message, *args)
 
 
+_handler: logging.Handler | None = None  # the handler debug mode added, if it added one
+
+
+def set_debug_logging(on: bool) -> None:
+    """``debug=True``: log at debug level. The lines go wherever the app's logging sends them;
+    only when nothing would show them (no handler on the logger or its ancestors) does the SDK
+    add its own stderr handler, so a line is never printed twice."""
+    global _handler
+    if on:
+        logger.setLevel(logging.DEBUG)
+        if not logger.hasHandlers():
+            _handler = logging.StreamHandler()
+            _handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+            logger.addHandler(_handler)
+    else:
+        logger.setLevel(logging.NOTSET)
+        if _handler is not None:
+            logger.removeHandler(_handler)
+            _handler = None
+
+
 def enable_debug_logging() -> None:
-    """``debug=True``: log at debug level, to stderr unless the app configured a handler."""
-    logger.setLevel(logging.DEBUG)
-    if not logger.handlers:
-        logger.addHandler(logging.StreamHandler())
+    set_debug_logging(True)

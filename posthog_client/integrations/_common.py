@@ -7,13 +7,15 @@ Nothing here imports a framework.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import posthog_client
 
 from .._client import Client
+from .._events.calls import CaptureCall
 from .._events.context import current, identify_context, new_context, set_context_session, tag
 from .._runtime import internal as _internal
 
@@ -32,8 +34,6 @@ SETTINGS_TO_MODULE = {
 }
 CAPTURE_EXCEPTIONS_SETTING = "POSTHOG_CAPTURE_EXCEPTIONS"
 
-_CAPTURED = "_posthog_client_captured"  # set on an exception once it has been captured
-
 
 def resolve_client(explicit: Client | None) -> Client | None:
     """The client to use: the one given, else the module-level default (None: do nothing)."""
@@ -46,14 +46,49 @@ def resolve_client(explicit: Client | None) -> Client | None:
         return None
 
 
+# A tracing header longer than this is not a posthog-js id: it is ignored.
+MAX_HEADER_LENGTH = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def header_value(value: object) -> str | None:
-    """A tracing header's value as a clean string, or None when absent or blank."""
+    """A tracing header's value as a clean string, or None when absent, blank, longer than
+    ``MAX_HEADER_LENGTH`` or holding control characters (such a value is dropped, not
+    repaired: it is not an id posthog-js sent)."""
     if value is None:
         return None
     if isinstance(value, (bytes, bytearray)):
         value = bytes(value).decode("latin-1")  # what HTTP headers are made of
-    text = str(value).strip()
-    return text or None
+    if not isinstance(value, str):
+        return None
+    text = value.strip(" ")  # not str.strip(): it would take control characters away too
+    if not text or len(text) > MAX_HEADER_LENGTH or _CONTROL.search(text):
+        return None
+    return text
+
+
+def user_id(user: object, names: tuple[str, ...] = ("pk",)) -> str | None:
+    """The id of an authenticated user object (Django's ``request.user``, Starlette's
+    ``scope["user"]``): the first of ``names`` that it has, as text; None when there is no
+    user, it is anonymous, or anything goes wrong reading it."""
+    if user is None:
+        return None
+    try:
+        authenticated = getattr(user, "is_authenticated", False)
+        if callable(authenticated):
+            authenticated = authenticated()
+        if not authenticated:
+            return None
+        for name in names:
+            try:
+                value = getattr(user, name, None)
+            except NotImplementedError:  # Starlette's BaseUser.identity
+                continue
+            if value is not None and not isinstance(value, bool):
+                return header_value(str(value))
+    except Exception:
+        return None
+    return None
 
 
 def request_tags(method: object, path: object) -> dict[str, Any]:
@@ -139,22 +174,23 @@ def current_ids() -> tuple[str | None, str | None]:
 def capture_unhandled(
     client: Client | None,
     exc: BaseException,
-    mechanism: str,
+    source: str,
     properties: Mapping[str, Any] | None = None,
+    *,
+    mechanism: str = "middleware",
 ) -> None:
-    """Capture ``exc`` as an unhandled ``$exception`` (once, however many integrations see it).
+    """Capture ``exc`` as an unhandled ``$exception`` (once, however many integrations see it),
+    with ``$exception_source`` ``source`` (``django.middleware``, ...) and ``mechanism.type``
+    ``mechanism``, as PostHog's exception metadata contract names framework captures.
 
     ``client`` None means the module-level default client. Never raises.
     """
     try:
-        if getattr(exc, _CAPTURED, False):
-            return
         target = resolve_client(client)
         if target is None:
             return
-        target.capture_exception(exc, properties=properties, handled=False, mechanism=mechanism)
-        with suppress(Exception):  # an exception type that takes no attributes: so be it
-            setattr(exc, _CAPTURED, True)
+        call = CaptureCall(None, "$exception", properties)
+        target._capture_exception(exc, call, handled=False, mechanism=mechanism, source=source)
     except Exception as error:
         _internal.report(error)
 

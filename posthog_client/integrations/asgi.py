@@ -19,7 +19,10 @@ calls that never block the event loop.
 
 Every HTTP request and WebSocket connection gets a fresh context: the person and session come
 from the posthog-js tracing headers ``X-POSTHOG-DISTINCT-ID`` and ``X-POSTHOG-SESSION-ID``, and
-events are tagged with ``$request_method`` and ``$request_path``. Lifespan (and any other scope)
+events are tagged with ``$request_method`` and ``$request_path``. Without a posthog-js distinct
+id, an authenticated ``scope["user"]`` (Starlette's ``AuthenticationMiddleware``, which must then
+run before this middleware: add it after this one) gives it: its ``identity``, ``pk``, ``id`` or
+``username``; ``identify_users=False`` turns that off. Lifespan (and any other scope)
 passes straight through. Exceptions that escape the app become ``$exception`` events and are
 re-raised unchanged. This is a pure ASGI middleware: it imports no framework.
 
@@ -51,6 +54,7 @@ from ._common import (
     request_context,
     request_tags,
     resolve_client,
+    user_id,
 )
 
 __all__ = [
@@ -68,6 +72,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 _DISTINCT_ID = DISTINCT_ID_HEADER.lower().encode("latin-1")  # ASGI header names are lowercase
 _SESSION_ID = SESSION_ID_HEADER.lower().encode("latin-1")
+
+# How an authenticated ``scope["user"]`` (Starlette's AuthenticationMiddleware) names itself.
+_USER_ID_NAMES = ("identity", "pk", "id", "username")
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -87,11 +94,13 @@ class PostHogMiddleware:
         capture_exceptions: bool = True,
         *,
         tag_requests: bool = True,
+        identify_users: bool = True,
     ) -> None:
         self.app = app
         self.client = client
         self.capture_exceptions = capture_exceptions
         self.tag_requests = tag_requests
+        self.identify_users = identify_users
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope.get("type") not in ("http", "websocket"):  # lifespan and the like
@@ -103,7 +112,7 @@ class PostHogMiddleware:
                 await self.app(scope, receive, send)
             except Exception as exc:
                 if self.capture_exceptions:
-                    capture_unhandled(self.client, exc, "asgi")
+                    capture_unhandled(self.client, exc, "asgi.middleware")
                 raise
 
     def _scope_values(self, scope: Scope) -> tuple[str | None, str | None, dict[str, Any]]:
@@ -116,6 +125,8 @@ class PostHogMiddleware:
                 elif lowered == _SESSION_ID:
                     session_id = header_value(value)
             tags = request_tags(scope.get("method"), scope.get("path")) if self.tag_requests else {}
+            if distinct_id is None and self.identify_users:  # set by an auth middleware before us
+                distinct_id = user_id(scope.get("user"), _USER_ID_NAMES)
         except Exception:  # malformed headers: serve the request anyway, context-less
             return None, None, {}
         return distinct_id, session_id, tags

@@ -200,7 +200,7 @@ class PostHogCelery:
         except Exception as exc:
             _internal.report(exc)
             return
-        capture_unhandled(self.client, exception, "celery")
+        capture_unhandled(self.client, exception, "celery.task_failure", mechanism="task")
 
     def on_worker_process_shutdown(self, **kwargs: Any) -> None:
         """Deliver what is queued before a pool process exits (it skips ``atexit``)."""

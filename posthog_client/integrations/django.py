@@ -29,9 +29,11 @@ the person and session from the posthog-js tracing headers ``X-POSTHOG-DISTINCT-
 ``X-POSTHOG-SESSION-ID``, tags events with ``$request_method`` and ``$request_path``, and captures
 exceptions that become a 500 (``Http404``, ``PermissionDenied``, ``BadRequest`` and
 ``SuspiciousOperation`` are not errors of yours) as ``$exception`` events. It works in sync (WSGI)
-and async (ASGI) stacks. To attribute events to the logged-in user instead, call
-``posthog_client.identify_context(str(request.user.pk))`` in a view or in a middleware placed after
-this one.
+and async (ASGI) stacks. Without a posthog-js distinct id, events are attributed to the
+authenticated user (``str(request.user.pk)``, as the official middleware does): read when the
+request reaches this middleware if ``AuthenticationMiddleware`` ran before it, else just before
+the view. ``identify_users = False`` (a subclass, or a keyword argument) turns that off. Header
+values with control characters or over 1,000 characters are ignored.
 
 The context ends when the middleware returns the response: events captured while a
 ``StreamingHttpResponse`` is being iterated are not in it.
@@ -66,6 +68,7 @@ from django.http import Http404  # type: ignore[import-untyped]
 import posthog_client
 
 from .._client import Client
+from .._events.context import identify_context
 from ._common import (
     CAPTURE_EXCEPTIONS_SETTING,
     DISTINCT_ID_HEADER,
@@ -73,11 +76,13 @@ from ._common import (
     SETTINGS_TO_MODULE,
     capture_unhandled,
     configure_module,
+    current_ids,
     flag,
     header_value,
     request_context,
     request_tags,
     safely,
+    user_id,
 )
 
 __all__ = ["PostHogAppConfig", "PostHogMiddleware", "configure_from_settings", "shutdown"]
@@ -140,6 +145,7 @@ class PostHogMiddleware:
     client: Client | None = None
     capture_exceptions: bool | None = None
     tag_requests: bool = True
+    identify_users: bool = True  # the logged-in user's pk when posthog-js sent no distinct id
 
     def __init__(
         self,
@@ -148,6 +154,7 @@ class PostHogMiddleware:
         client: Client | None = None,
         capture_exceptions: bool | None = None,
         tag_requests: bool | None = None,
+        identify_users: bool | None = None,
     ) -> None:
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
@@ -158,6 +165,8 @@ class PostHogMiddleware:
             self.client = client
         if tag_requests is not None:
             self.tag_requests = tag_requests
+        if identify_users is not None:
+            self.identify_users = identify_users
         if capture_exceptions is None:
             capture_exceptions = self.capture_exceptions
         if capture_exceptions is None:
@@ -168,20 +177,35 @@ class PostHogMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         distinct_id, session_id, tags = self._request_values(request)
+        if distinct_id is None and self.identify_users and hasattr(request, "user"):
+            distinct_id = user_id(request.user)
         with request_context(distinct_id, session_id, tags):
             return self.get_response(request)
 
     async def __acall__(self, request: Any) -> Any:
         distinct_id, session_id, tags = self._request_values(request)
+        if distinct_id is None and self.identify_users and hasattr(request, "auser"):
+            try:
+                distinct_id = user_id(await request.auser())
+            except Exception:
+                distinct_id = None
         with request_context(distinct_id, session_id, tags):
             response: Awaitable[Any] = self.get_response(request)
             return await response
+
+    def process_view(self, request: Any, view: Any, args: Any, kwargs: Any) -> None:
+        """Before the view (every middleware has run, so ``request.user`` is known): without a
+        person from the tracing headers, the authenticated user's id is the context's."""
+        if self.identify_users and current_ids()[0] is None and hasattr(request, "user"):
+            distinct_id = safely(lambda: user_id(request.user))
+            if distinct_id is not None:
+                safely(lambda: identify_context(distinct_id))
 
     def process_exception(self, request: Any, exception: Exception) -> None:
         """Called by Django for an exception raised by a view; returns None so Django goes on
         handling it as usual."""
         if self.capture_exceptions and not isinstance(exception, _CLIENT_ERRORS):
-            capture_unhandled(self.client, exception, "django")
+            capture_unhandled(self.client, exception, "django.middleware")
 
     def _request_values(self, request: Any) -> tuple[str | None, str | None, dict[str, Any]]:
         try:

@@ -121,4 +121,4 @@ class PostHog:
             _internal.report(error)
             return
         if enabled:
-            capture_unhandled(self.client, exception, "flask")
+            capture_unhandled(self.client, exception, "flask.got_request_exception")

@@ -294,6 +294,7 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         module.shutdown()
         module.api_key, module.host = self.api_key, self.host
         module.personal_api_key, module.session = self.personal_api_key, self.session()
+        module.project_api_key = module.secret_key = None  # the official names would win
         module.disabled = False
         for name, value in settings.items():
             setattr(module, name, value)

@@ -130,7 +130,8 @@ def test_unhandled_exception_becomes_an_exception_event(fake: FakePostHog) -> No
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "RuntimeError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "asgi"
+    assert exception["mechanism"]["type"] == "middleware"
+    assert event.properties["$exception_source"] == "asgi.middleware"
 
 
 def test_capture_exceptions_can_be_turned_off(fake: FakePostHog) -> None:
@@ -201,7 +202,7 @@ def test_a_failing_sdk_does_not_break_the_request(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SDK bug")
 
-    monkeypatch.setattr(posthog_client.Client, "capture_exception", broken)
+    monkeypatch.setattr(posthog_client.Client, "_capture_exception", broken)
     monkeypatch.setattr(_common, "identify_context", broken)
     with TestClient(starlette_app(), raise_server_exceptions=False) as http:
         assert http.get("/hello", headers=TRACING).text == "hello"
@@ -225,3 +226,26 @@ def test_other_scopes_pass_through() -> None:
 
     asyncio.run(PostHogMiddleware(app)({"type": "lifespan"}, noop_receive, noop_send))
     assert seen == ["lifespan"]
+
+
+def test_the_authenticated_user_is_the_fallback(fake: FakePostHog) -> None:
+    from starlette.authentication import AuthCredentials, AuthenticationBackend, SimpleUser
+    from starlette.middleware.authentication import AuthenticationMiddleware
+
+    class HeaderAuth(AuthenticationBackend):
+        async def authenticate(self, conn: Any) -> tuple[AuthCredentials, SimpleUser] | None:
+            name = conn.headers.get("X-Test-User")
+            return None if name is None else (AuthCredentials(["authenticated"]), SimpleUser(name))
+
+    client = fake.client()
+    app = starlette_app(client)
+    app.add_middleware(AuthenticationMiddleware, backend=HeaderAuth())  # runs before ours
+    with TestClient(app) as http:
+        http.get("/hello", headers={"X-Test-User": "alice"})
+        http.get("/hello", headers={"X-Test-User": "alice", **TRACING})  # the header wins
+        http.get("/hello")
+    client.flush()
+    user, header, anonymous = fake.events.named("hello viewed")
+    assert user.distinct_id == "alice"
+    assert header.distinct_id == "user-1"
+    assert anonymous.properties["$process_person_profile"] is False

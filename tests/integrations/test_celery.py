@@ -150,7 +150,8 @@ def test_a_failed_task_becomes_an_exception_event(
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "ValueError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "celery"
+    assert exception["mechanism"]["type"] == "task"
+    assert event.properties["$exception_source"] == "celery.task_failure"
 
 
 def test_eager_tasks_run_in_their_callers_context(client: Client, fake: FakePostHog) -> None:

@@ -109,7 +109,8 @@ def test_unhandled_exception_becomes_an_exception_event(
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "RuntimeError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "django"
+    assert exception["mechanism"]["type"] == "middleware"
+    assert event.properties["$exception_source"] == "django.middleware"
 
 
 def test_http_errors_are_not_captured(
@@ -135,7 +136,7 @@ def test_async_stack(module_fake: FakePostHog, delivered: Callable[[], EventList
     assert anonymous.properties["$process_person_profile"] is False
     [exception] = events.named("$exception")
     assert exception.distinct_id == "user-2"
-    assert exception.properties["$exception_list"][0]["mechanism"]["type"] == "django"
+    assert exception.properties["$exception_list"][0]["mechanism"]["type"] == "middleware"
 
 
 def test_capture_exceptions_setting(
@@ -205,10 +206,94 @@ def test_a_failing_sdk_does_not_break_the_request(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("SDK bug")
 
-    monkeypatch.setattr(posthog_client.Client, "capture_exception", broken)
+    monkeypatch.setattr(posthog_client.Client, "_capture_exception", broken)
     monkeypatch.setattr(_common, "identify_context", broken)
     client = Client(raise_request_exception=False)
     assert client.get("/hello", headers=TRACING).content == b"hello"
     assert client.get("/boom", headers=TRACING).status_code == 500
     assert len(internal_errors_fail_the_test) == 3, "each failure is reported, none raised"
     internal_errors_fail_the_test.clear()
+
+
+# -- the authenticated user, when posthog-js sent no distinct id ------------------------------
+
+
+class LoggedIn:
+    is_authenticated = True
+    pk = 42
+
+
+class Anonymous:
+    is_authenticated = False
+    pk = None
+
+
+def fake_auth(get_response: Callable[[HttpRequest], HttpResponse]) -> Callable[..., HttpResponse]:
+    """Stands in for AuthenticationMiddleware: ``request.user`` from a test header."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        request.user = LoggedIn() if request.headers.get("X-Test-User") else Anonymous()  # type: ignore[attr-defined]
+        return get_response(request)
+
+    return middleware
+
+
+OURS = "posthog_client.integrations.django.PostHogMiddleware"
+AUTH = f"{__name__}.fake_auth"
+
+
+@pytest.mark.parametrize("order", [[OURS, AUTH], [AUTH, OURS]], ids=["auth-after", "auth-before"])
+def test_the_authenticated_user_is_the_fallback(
+    module_fake: FakePostHog, delivered: Callable[[], EventList], order: list[str]
+) -> None:
+    with override_settings(MIDDLEWARE=order):
+        client = Client()
+        client.get("/hello", headers={"X-Test-User": "1"})  # logged in, no tracing headers
+        client.get("/hello", headers={"X-Test-User": "1", **TRACING})  # the header wins
+        client.get("/hello")  # anonymous: personless
+    user, header, anonymous = delivered().named("hello viewed")
+    assert user.distinct_id == "42" and "$process_person_profile" not in user.properties
+    assert header.distinct_id == "user-1"
+    assert anonymous.properties["$process_person_profile"] is False
+
+
+def test_the_authenticated_user_on_the_async_stack(
+    module_fake: FakePostHog, delivered: Callable[[], EventList]
+) -> None:
+    async def request() -> int:
+        response = await AsyncClient().get("/async-hello", headers={"X-Test-User": "1"})
+        return int(response.status_code)
+
+    with override_settings(MIDDLEWARE=[OURS, AUTH]):
+        assert asyncio.run(request()) == 200
+    [event] = delivered().named("async hello viewed")
+    assert event.distinct_id == "42"
+
+
+def test_identify_users_can_be_turned_off(
+    module_fake: FakePostHog, delivered: Callable[[], EventList]
+) -> None:
+    class NoUsers(posthog_django.PostHogMiddleware):
+        identify_users = False
+
+    globals()["NoUsers"] = NoUsers
+    with override_settings(MIDDLEWARE=[f"{__name__}.NoUsers", AUTH]):
+        Client().get("/hello", headers={"X-Test-User": "1"})
+    [event] = delivered().named("hello viewed")
+    assert event.properties["$process_person_profile"] is False
+
+
+@pytest.mark.parametrize(
+    "value", ["user-1\x00", "user\r\n-1", "\x85user", "u" * 1001], ids=["nul", "crlf", "c1", "long"]
+)
+def test_bad_tracing_headers_are_ignored(
+    module_fake: FakePostHog, delivered: Callable[[], EventList], value: str
+) -> None:
+    request = RequestFactory().get("/hello")
+    request.META["HTTP_X_POSTHOG_DISTINCT_ID"] = value
+    request.META["HTTP_X_POSTHOG_SESSION_ID"] = value
+    middleware = posthog_django.PostHogMiddleware(hello)
+    assert middleware(request).status_code == 200
+    [event] = delivered().named("hello viewed")
+    assert event.properties["$process_person_profile"] is False
+    assert "$session_id" not in event.properties

@@ -84,7 +84,8 @@ def test_unhandled_exception_becomes_an_exception_event(fake: FakePostHog) -> No
     [exception] = event.properties["$exception_list"]
     assert exception["type"] == "RuntimeError"
     assert exception["mechanism"]["handled"] is False
-    assert exception["mechanism"]["type"] == "flask"
+    assert exception["mechanism"]["type"] == "middleware"
+    assert event.properties["$exception_source"] == "flask.got_request_exception"
 
 
 def test_capture_exceptions_can_be_turned_off(fake: FakePostHog) -> None:
@@ -163,7 +164,7 @@ def test_a_failing_sdk_does_not_break_the_request(
 
     app = make_app()
     PostHog(app)
-    monkeypatch.setattr(posthog_client.Client, "capture_exception", broken)
+    monkeypatch.setattr(posthog_client.Client, "_capture_exception", broken)
     monkeypatch.setattr(_common, "identify_context", broken)
     client = app.test_client()
     assert client.get("/hello", headers=TRACING).data == b"hello"
