@@ -13,7 +13,7 @@ import resource
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 API_KEY = "phc_bench"
 PERSONAL_API_KEY = "phx_bench"
@@ -45,7 +45,8 @@ def make_client(sdk: str, host: str, **options: Any) -> Any:
     """A client of ``sdk`` ("ours" or "theirs") sending to ``host``, with the same options.
 
     Supported options: flush_at, flush_interval, max_queue_size, gzip, timeout,
-    personal_api_key, poll_interval.
+    personal_api_key, poll_interval, capture_mode ("v1" or "v0"; both SDKs take it: the official
+    one defaults to v0, so it is always passed explicitly).
     """
     if sdk == "ours":
         from posthog_client import Client
@@ -83,10 +84,16 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--sdk", choices=SDKS, required=True)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--capture-mode",
+        choices=("v1", "v0"),
+        default="v1",
+        help="capture endpoint for both SDKs: v1 (/i/v1/analytics/events) or v0 (/batch/)",
+    )
     return parser
 
 
-def emit(result: dict[str, Any]) -> None:
+def emit(result: dict[str, Any]) -> NoReturn:
     """Print the one result line ``run.py`` reads, then leave at once.
 
     ``os._exit`` skips both SDKs' atexit hooks, which would otherwise try to deliver whatever is

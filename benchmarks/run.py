@@ -30,7 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_PREFIX = "RESULT "
 CHILD_TIMEOUT_S = 300.0
-SCENARIOS = ("capture", "e2e", "flags", "import", "memory", "burst", "fleet")
+SCENARIOS = ("capture", "e2e", "flags", "import", "memory", "burst", "plugin", "fleet")
 
 
 @dataclass
@@ -43,6 +43,9 @@ class Row:
     target: float | None = None  # ratio ours/theirs: at least (higher better) or at most
     note: str = ""
     compared: bool = True  # False: informational row, no ratio
+    bound: float | None = None  # an absolute target for ours (at most, or at least if higher)
+    ours_range: tuple[float, float] | None = None  # min and max over the runs
+    theirs_range: tuple[float, float] | None = None
 
     @property
     def ratio(self) -> float | None:
@@ -52,6 +55,11 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        if self.bound is not None:
+            if self.ours is None:
+                return "n/a"
+            ok = self.ours >= self.bound if self.higher_is_better else self.ours <= self.bound
+            return "PASS" if ok else "MISS"
         if self.target is None:
             return ""
         ratio = self.ratio
@@ -61,9 +69,19 @@ class Row:
         return "PASS" if met else "MISS"
 
     def target_text(self) -> str:
+        sign = ">=" if self.higher_is_better else "<="
+        if self.bound is not None:
+            return f"{sign} {self.bound:g}"
         if self.target is None:
             return ""
-        return f"{'>=' if self.higher_is_better else '<='} {self.target:g}x"
+        return f"{sign} {self.target:g}x"
+
+    def range_text(self) -> str:
+        parts = []
+        for name, span in (("ours", self.ours_range), ("official", self.theirs_range)):
+            if span is not None and span[0] != span[1]:
+                parts.append(f"{name} {_number(span[0])}-{_number(span[1])}")
+        return "; ".join(parts)
 
 
 @dataclass
@@ -139,6 +157,34 @@ def _median(results: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
+def _span(results: list[dict[str, Any]], key: str) -> tuple[float, float] | None:
+    values = [r[key] for r in results if isinstance(r.get(key), (int, float))]
+    return (min(values), max(values)) if values else None
+
+
+def _row(
+    scenario: str,
+    metric: str,
+    results: dict[str, list[dict[str, Any]]],
+    key: str,
+    higher_is_better: bool,
+    target: float | None = None,
+    **extra: Any,
+) -> Row:
+    """A compared row: the median of each SDK's runs, with their ranges."""
+    return Row(
+        scenario,
+        metric,
+        _median(results["ours"], key),
+        _median(results["theirs"], key),
+        higher_is_better=higher_is_better,
+        target=target,
+        ours_range=_span(results["ours"], key),
+        theirs_range=_span(results["theirs"], key),
+        **extra,
+    )
+
+
 @contextlib.contextmanager
 def _sink() -> Iterator[str]:
     sys.path.insert(0, str(ROOT))
@@ -170,25 +216,33 @@ def bench_capture(settings: Settings) -> list[Row]:
             lambda r: f"p50 {r['p50_us']:.2f} p99 {r['p99_us']:.2f} max {r['max_us']:.0f} us",
         )
     rows.append(
+        _row("1 capture()", "mean us/call, 20k-call loop", mean, "mean_us", False, target=0.15)
+    )
+    ours_mean, ours_json = _median(mean["ours"], "mean_us"), _median(mean["ours"], "json_dumps_us")
+    rows.append(
         Row(
             "1 capture()",
-            "mean us/call, 20k-call loop",
-            _median(mean["ours"], "mean_us"),
-            _median(mean["theirs"], "mean_us"),
+            "json.dumps of the same event, us (reference)",
+            ours_json,
+            _median(mean["theirs"], "json_dumps_us"),
             higher_is_better=False,
-            target=0.3,
+            compared=False,
         )
     )
-    for key, name in (("p50_us", "p50"), ("p99_us", "p99"), ("max_us", "max")):
+    if ours_mean is not None and ours_json:
         rows.append(
             Row(
                 "1 capture()",
-                f"{name} us/call (timed each)",
-                _median(latency["ours"], key),
-                _median(latency["theirs"], key),
+                "ours: capture() mean / json.dumps",
+                ours_mean / ours_json,
+                None,
                 higher_is_better=False,
+                compared=False,
+                bound=2.0,
             )
         )
+    for key, name in (("p50_us", "p50"), ("p99_us", "p99"), ("max_us", "max")):
+        rows.append(_row("1 capture()", f"{name} us/call (timed each)", latency, key, False))
     return rows
 
 
@@ -197,15 +251,16 @@ def bench_e2e(settings: Settings) -> list[Row]:
     events = "10000" if settings.quick else "50000"
     rows: list[Row] = []
     with _sink() as sink:
-        for mode in ("plain", "gzip"):
-            flags = ["--events", events, "--sink", sink] + (["--gzip"] if mode == "gzip" else [])
+        for protocol, mode in (("v1", "plain"), ("v1", "gzip"), ("v0", "plain"), ("v0", "gzip")):
+            flags = ["--events", events, "--sink", sink, "--capture-mode", protocol]
+            flags += ["--gzip"] if mode == "gzip" else []
 
             def run(sdk: str, flags: list[str] = flags) -> dict[str, Any]:
                 return _child("end_to_end", "--sdk", sdk, *flags)
 
             results = _repeat(
                 settings,
-                f"e2e-{mode}",
+                f"e2e-{protocol}-{mode}",
                 reps,
                 run,
                 lambda r: (
@@ -213,25 +268,19 @@ def bench_e2e(settings: Settings) -> list[Row]:
                     f"{r['delivered']}/{r['events']} delivered"
                 ),
             )
+            scenario = f"2 end to end ({protocol}, {mode})"
+            target = 4.0 if protocol == "v1" else None  # the default path carries the target
             rows.append(
-                Row(
-                    f"2 end to end ({mode})",
+                _row(
+                    scenario,
                     f"events/s, {int(events) // 1000}k events",
-                    _median(results["ours"], "events_per_s"),
-                    _median(results["theirs"], "events_per_s"),
-                    higher_is_better=True,
-                    target=2.0,
+                    results,
+                    "events_per_s",
+                    True,
+                    target=target,
                 )
             )
-            rows.append(
-                Row(
-                    f"2 end to end ({mode})",
-                    "SDK CPU us/event",
-                    _median(results["ours"], "cpu_us_per_event"),
-                    _median(results["theirs"], "cpu_us_per_event"),
-                    higher_is_better=False,
-                )
-            )
+            rows.append(_row(scenario, "SDK CPU us/event", results, "cpu_us_per_event", False))
     return rows
 
 
@@ -267,29 +316,29 @@ def bench_flags(settings: Settings) -> list[Row]:
     theirs = results["theirs"]
     note = "" if ours or not results["ours"] else "not available yet"
     rows = [
-        Row(
+        _row(
             "3 local flags",
             "get_feature_flag evals/s",
-            _median(ours, "evals_per_s"),
-            _median(theirs, "evals_per_s"),
-            higher_is_better=True,
-            target=2.0,
+            {"ours": ours, "theirs": theirs},
+            "evals_per_s",
+            True,
+            target=3.0,
             note=note,
         ),
-        Row(
+        _row(
             "3 local flags",
             "get_feature_flag p99 us",
-            _median(ours, "eval_p99_us"),
-            _median(theirs, "eval_p99_us"),
-            higher_is_better=False,
+            {"ours": ours, "theirs": theirs},
+            "eval_p99_us",
+            False,
         ),
-        Row(
+        _row(
             "3 local flags",
             "get_all_flags calls/s (50 flags)",
-            _median(ours, "all_per_s"),
-            _median(theirs, "all_per_s"),
-            higher_is_better=True,
-            target=2.0,
+            {"ours": ours, "theirs": theirs},
+            "all_per_s",
+            True,
+            target=4.0,
         ),
     ]
     if ours and theirs:
@@ -331,7 +380,7 @@ def bench_import(settings: Settings) -> list[Row]:
             result["ours"]["import_ms"],
             theirs.get("import_ms"),
             higher_is_better=False,
-            target=0.5,
+            target=0.2,
         ),
         Row(
             "4 import",
@@ -351,7 +400,7 @@ def bench_import(settings: Settings) -> list[Row]:
 
 
 def bench_memory(settings: Settings) -> list[Row]:
-    reps = 1 if settings.quick else 2
+    reps = 1 if settings.quick else 3
     events = "20000" if settings.quick else "100000"
     results = _repeat(
         settings,
@@ -361,13 +410,13 @@ def bench_memory(settings: Settings) -> list[Row]:
         lambda r: f"{r['bytes_per_event']:.0f} B/event, {r['queued']} queued",
     )
     return [
-        Row(
+        _row(
             "5 queued memory",
             f"RSS bytes/queued event, {int(events) // 1000}k queued",
-            _median(results["ours"], "bytes_per_event"),
-            _median(results["theirs"], "bytes_per_event"),
-            higher_is_better=False,
-            target=0.5,
+            results,
+            "bytes_per_event",
+            False,
+            target=0.35,
         )
     ]
 
@@ -392,10 +441,13 @@ def bench_burst(settings: Settings) -> list[Row]:
     return [
         Row(
             "6 burst 50k into 10k",
-            "worst capture() ms over all runs (bound: 5 ms)",
+            "worst capture() ms over all runs",
             worst.get("ours"),
             worst.get("theirs"),
             higher_is_better=False,
+            bound=5.0,
+            ours_range=_span(results["ours"], "max_ms"),
+            theirs_range=_span(results["theirs"], "max_ms"),
         ),
         Row(
             "6 burst 50k into 10k",
@@ -411,6 +463,44 @@ def bench_burst(settings: Settings) -> list[Row]:
             None,
             higher_is_better=False,
             compared=False,
+        ),
+    ]
+
+
+def bench_plugin(settings: Settings) -> list[Row]:
+    """posthog_client only: what installing the package adds to every pytest run."""
+    reps = 1 if settings.quick else 3
+    runs = "5" if settings.quick else "9"
+    results = _repeat(
+        Settings(settings.quick, False, settings.raw),  # ours only
+        "plugin",
+        reps,
+        lambda sdk: _child("plugin_startup", "--sdk", sdk, "--runs", runs),
+        lambda r: (
+            f"+{r['added_ms']:.1f} ms ({r['with_ms']:.0f} vs {r['without_ms']:.0f} ms), "
+            f"plugin import {r['plugin_import_ms']:.2f} ms"
+        ),
+    )
+    scenario = "8 pytest plugin (ours only)"
+    return [
+        Row(
+            scenario,
+            "pytest run with the plugin minus without, ms",
+            _median(results["ours"], "added_ms"),
+            None,
+            higher_is_better=False,
+            compared=False,
+            bound=10.0,
+            ours_range=_span(results["ours"], "added_ms"),
+        ),
+        Row(
+            scenario,
+            "the plugin module's import, ms",
+            _median(results["ours"], "plugin_import_ms"),
+            None,
+            higher_is_better=False,
+            compared=False,
+            ours_range=_span(results["ours"], "plugin_import_ms"),
         ),
     ]
 
@@ -467,6 +557,7 @@ BENCHES: dict[str, Callable[[Settings], list[Row]]] = {
     "import": bench_import,
     "memory": bench_memory,
     "burst": bench_burst,
+    "plugin": bench_plugin,
     "fleet": bench_fleet,
 }
 
@@ -527,10 +618,21 @@ def _cells(row: Row) -> list[str]:
         f"{better} better" if better else "",
         row.target_text(),
         row.verdict,
+        row.range_text(),
     ]
 
 
-HEADERS = ["scenario", "metric", "posthog_client", "posthog", "ratio", "", "target", "result"]
+HEADERS = [
+    "scenario",
+    "metric",
+    "posthog_client",
+    "posthog",
+    "ratio",
+    "",
+    "target",
+    "result",
+    "range over runs",
+]
 
 
 def text_table(rows: list[Row]) -> str:
@@ -559,6 +661,7 @@ def markdown_table(rows: list[Row]) -> str:
         "Better",
         "Target",
         "Result",
+        "Range over runs",
     ]
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:

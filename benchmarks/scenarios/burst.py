@@ -33,7 +33,9 @@ def main() -> None:
     for name in ("posthog_client", "posthog"):
         logging.getLogger(name).addHandler(counter)
     pool = event_pool()
-    client: Any = make_client(args.sdk, args.host, max_queue_size=10_000, flush_at=100)
+    client: Any = make_client(
+        args.sdk, args.host, capture_mode=args.capture_mode, max_queue_size=10_000, flush_at=100
+    )
     capture = client.capture
     times = []
     size = len(pool)

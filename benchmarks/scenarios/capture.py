@@ -64,6 +64,30 @@ def _latency_loop(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]
     return samples
 
 
+def _json_dumps_us(items: list[tuple[str, dict[str, Any]]]) -> float:
+    """The reference limit: ``json.dumps`` of each event as PostHog receives it (name, person,
+    properties with ``$groups``, timestamp, uuid), per call, in the same loop shape."""
+    import datetime as dt
+    import json
+
+    stamp = dt.datetime.now(dt.timezone.utc).isoformat()
+    events = [
+        {
+            "event": EVENT_NAME,
+            "distinct_id": distinct_id,
+            "properties": {**properties, "$groups": GROUPS},
+            "timestamp": stamp,
+            "uuid": str(uuid.uuid4()),
+        }
+        for distinct_id, properties in items
+    ]
+    dumps = json.dumps
+    started = time.perf_counter()
+    for event in events:
+        dumps(event)
+    return (time.perf_counter() - started) / len(events) * 1e6
+
+
 def main() -> None:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--mode", choices=("mean", "latency"), required=True)
@@ -77,6 +101,7 @@ def main() -> None:
     client = make_client(
         args.sdk,
         args.sink + prefix,
+        capture_mode=args.capture_mode,
         flush_at=100,
         flush_interval=0.5,
         max_queue_size=100_000,
@@ -90,6 +115,7 @@ def main() -> None:
     if args.mode == "mean":
         elapsed = _mean_loop(args.sdk, client, items)
         result["mean_us"] = elapsed / args.calls * 1e6
+        result["json_dumps_us"] = _json_dumps_us(items)
     else:
         samples = sorted(_latency_loop(args.sdk, client, items))
         result["p50_us"] = percentile(samples, 0.50) / 1000

@@ -38,7 +38,9 @@ def main() -> None:
     # The warm-up goes to its own prefix, so the measured run starts from zero.
     warm_prefix, prefix = f"/run-{uuid.uuid4().hex}", f"/run-{uuid.uuid4().hex}"
     options = {"flush_at": 100, "flush_interval": 0.5, "max_queue_size": 200_000}
-    warm = make_client(args.sdk, args.sink + warm_prefix, gzip=args.gzip, **options)
+    warm = make_client(
+        args.sdk, args.sink + warm_prefix, capture_mode=args.capture_mode, gzip=args.gzip, **options
+    )
     capture = warm.capture
     for distinct_id, properties in pool[:WARMUP]:
         if args.sdk == "ours":
@@ -51,7 +53,9 @@ def main() -> None:
     else:
         warm.shutdown()
 
-    client = make_client(args.sdk, args.sink + prefix, gzip=args.gzip, **options)
+    client = make_client(
+        args.sdk, args.sink + prefix, capture_mode=args.capture_mode, gzip=args.gzip, **options
+    )
     capture = client.capture
     name, groups = EVENT_NAME, GROUPS
     cpu_start = cpu_seconds()

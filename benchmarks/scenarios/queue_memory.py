@@ -61,6 +61,7 @@ def main() -> None:
     client = make_client(
         args.sdk,
         host,
+        capture_mode=args.capture_mode,
         flush_at=FIRST_BATCH,
         flush_interval=3600.0,
         max_queue_size=200_000,
