@@ -94,9 +94,11 @@ class Intake:
             return None
         message: Any = build()
         if geoip is not None:
-            props = (
-                message.properties if type(message) is messages.Pending else message["properties"]
-            )
+            if type(message) is messages.Pending:
+                props = message.properties
+                message = message._replace(keys=None, values=props)
+            else:
+                props = message["properties"]
             props["$geoip_disable"] = check_geoip(geoip)
         if enrich is not None:
             message = self._deferred(message, enrich)
