@@ -31,6 +31,7 @@ from .._runtime.logs import RateLimitedLog
 from .._types import Stats
 from .backlog import Backlog
 from .batches import Batch
+from .compose import Composer
 from .encoding import Deferred, encode_within, finalize
 from .ledger import Ledger, OnErrorSource
 from .sender import Sender
@@ -66,6 +67,7 @@ class Consumer:
         self._config = config
         self._transport = transport
         self._static = dict(static)
+        self._composer = Composer(self._static, config.capture_mode, MAX_EVENT_BYTES)
         self.ledger = Ledger(config, on_error)
         self.exit_timeout = config.exit_timeout
         self.spool: Spool | None = None
@@ -345,6 +347,10 @@ class Consumer:
         self.ledger.drained()
 
     def _encode(self, item: dict[str, Any] | Pending | Deferred) -> tuple[bytes, str] | None:
+        if type(item) is Pending:
+            composed = self._composer.compose(item)
+            if composed is not None:
+                return composed
         if isinstance(item, Deferred):
             completed = item.complete()
             if completed is None:
