@@ -64,19 +64,18 @@ class Composer:
 
     def compose(self, item: Pending) -> tuple[bytes, str] | None:
         """The event's bytes and uuid, or None: the general path writes this one."""
-        keys = item.keys
+        event, distinct_id, keys, values, stamp, uuid, groups = item
         encode = self._encode
         if keys is None or encode is None or not self._reserved.isdisjoint(keys):
             return None
-        props = dict(zip(keys, item.values, strict=False))
-        if item.groups is not None:
-            props["$groups"] = dict(item.groups)
-        stamp = item.timestamp
+        props = dict(zip(keys, values, strict=False))
+        if groups is not None:
+            props["$groups"] = dict(groups)
         if stamp is None:
-            stamp = uuid7_time(item.uuid)  # type: ignore[arg-type]
+            stamp = uuid7_time(uuid)  # type: ignore[arg-type]
         if isinstance(stamp, float):
             stamp = format_epoch(stamp)
-        uid = uuid_text(item.uuid)
+        uid = uuid_text(uuid)
         quote = _encode_str
         assert quote is not None
         try:
@@ -90,13 +89,13 @@ class Composer:
             own = static
         if self._v1:
             text = (
-                f'{{"event":{quote(item.event)},"uuid":{quote(uid)},'
-                f'"distinct_id":{quote(item.distinct_id)},"timestamp":{quote(stamp)},'
+                f'{{"event":{quote(event)},"uuid":{quote(uid)},'
+                f'"distinct_id":{quote(distinct_id)},"timestamp":{quote(stamp)},'
                 f'"options":{{}},"properties":{{{own}}}}}'
             )
         else:
             text = (
-                f'{{"event":{quote(item.event)},"distinct_id":{quote(item.distinct_id)},'
+                f'{{"event":{quote(event)},"distinct_id":{quote(distinct_id)},'
                 f'"properties":{{{own}}},"timestamp":{quote(stamp)},"uuid":{quote(uid)}}}'
             )
         try:

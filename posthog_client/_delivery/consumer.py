@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import MAX_EVENT_BYTES, Config
-from .._events.messages import Pending
+from .._events.messages import Pending, is_pending
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
 from .._runtime.logs import RateLimitedLog
@@ -347,7 +347,7 @@ class Consumer:
         self.ledger.drained()
 
     def _encode(self, item: dict[str, Any] | Pending | Deferred) -> tuple[bytes, str] | None:
-        if type(item) is Pending:
+        if is_pending(item):
             composed = self._composer.compose(item)
             if composed is not None:
                 return composed

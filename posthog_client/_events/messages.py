@@ -12,7 +12,7 @@ import math
 import platform
 import uuid as uuidlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any, TypeGuard
 
 from .._errors import InvalidCall
 from .sanitize import clean_properties, freeze_groups, freeze_properties, thaw_properties
@@ -62,35 +62,48 @@ def uuid_text(value: int | str) -> str:
     return f"{raw[:4].hex()}-{raw[4:6].hex()}-{raw[6:8].hex()}-{raw[8:10].hex()}-{raw[10:].hex()}"
 
 
-class Pending(NamedTuple):
-    """A captured event waiting in the queue, as compact as it can be: a tuple, the uuid as an
-    int, the groups as pairs, and flat properties as a tuple of keys (one tuple object shared by
-    every event of the same shape) and a tuple of values. Tuples holding only strings, numbers,
-    booleans and None are untracked by the garbage collector at its first pass, so full
-    collections do not walk the queue (benchmarks: burst worst capture(), queued memory).
-    ``expand()`` makes the event dict on the consumer thread."""
+# A captured event waiting in the queue: a plain tuple
+#     (event, distinct_id, keys, values, timestamp, uuid, groups)
+# as compact as it can be: the uuid as an int, the groups as pairs, and flat properties as a tuple
+# of keys (one tuple object shared by every event of the same shape) and a tuple of values
+# (``keys`` None: ``values`` is the cleaned properties dict). ``timestamp`` None: the time inside
+# the (generated) uuid. A plain tuple, not a NamedTuple: CPython's garbage collector stops
+# tracking exact tuples whose items are all untracked (strings, numbers, tuples of them), and a
+# tuple subclass never, so a full queue would make every full collection walk it (benchmarks:
+# burst worst capture(), queued memory). ``expand()`` makes the event dict on the consumer thread.
+Pending = tuple[
+    str,
+    str,
+    "tuple[str, ...] | None",
+    "tuple[Any, ...] | dict[str, Any]",
+    "str | float | None",
+    "int | str",
+    "tuple[tuple[str, Any], ...] | None",
+]
 
-    event: str
-    distinct_id: str
-    keys: tuple[str, ...] | None  # None: ``values`` is the cleaned properties dict
-    values: tuple[Any, ...] | dict[str, Any]
-    timestamp: str | float | None  # None: the time inside the (generated) uuid
-    uuid: int | str
-    groups: tuple[tuple[str, Any], ...] | None
 
-    @property
-    def properties(self) -> dict[str, Any]:
-        """The event's own properties (a new dict for flat ones: change it, not the event)."""
-        return thaw_properties(self.keys, self.values)
+def is_pending(item: object) -> TypeGuard[Pending]:
+    return type(item) is tuple  # (the queue's other items are dicts and classes of their own)
 
-    def expand(self) -> dict[str, Any]:
-        props = self.properties
-        if self.groups is not None and "$groups" not in props:
-            props["$groups"] = dict(self.groups)
-        stamp = self.timestamp
-        if stamp is None:
-            stamp = uuid7_time(self.uuid)  # type: ignore[arg-type]
-        return _event(self.event, self.distinct_id, props, stamp, uuid_text(self.uuid))
+
+def pending_properties(item: Pending) -> dict[str, Any]:
+    """The event's own properties (a new dict for flat ones: change it, not the event)."""
+    return thaw_properties(item[2], item[3])
+
+
+def with_properties(item: Pending, properties: dict[str, Any]) -> Pending:
+    event, distinct_id, _, _, timestamp, uid, groups = item
+    return (event, distinct_id, None, properties, timestamp, uid, groups)
+
+
+def expand(item: Pending) -> dict[str, Any]:
+    event, distinct_id, keys, values, stamp, uid, groups = item
+    props = thaw_properties(keys, values)
+    if groups is not None and "$groups" not in props:
+        props["$groups"] = dict(groups)
+    if stamp is None:
+        stamp = uuid7_time(uid)  # type: ignore[arg-type]
+    return _event(event, distinct_id, props, stamp, uuid_text(uid))
 
 
 def check_uuid(value: object) -> str | None:
@@ -209,12 +222,7 @@ def capture(
     person = check_distinct_id(distinct_id)
     if type(groups) is not dict and not _mapping_or_none(groups):
         raise InvalidCall(f"groups must be a dict of group type to group key, got {type(groups)}")
-    # tuple.__new__: a NamedTuple's own constructor is a Python function (benchmarks: capture()
-    # mean).
-    return _tuple_new(Pending, (name, person, keys, values, timestamp, uid, freeze_groups(groups)))
-
-
-_tuple_new = tuple.__new__
+    return (name, person, keys, values, timestamp, uid, freeze_groups(groups))
 
 
 def _mapping_or_none(value: object) -> bool:
