@@ -69,7 +69,7 @@ def check(item: messages.Pending, static: dict[str, Any], protocol: str) -> bool
         return False
     data, uid = composed
     assert data == expected
-    assert uid == messages.uuid_text(item[5])
+    assert uid == messages.uuid_text(item[4])
     return True
 
 
@@ -219,4 +219,4 @@ def test_queued_flat_events_leave_the_garbage_collector_nothing_to_walk() -> Non
     assert not any(gc.is_tracked(item) for item in queued)
     assert not any(gc.is_tracked(part) for item in queued for part in item)
     assert queued[0][2] is queued[1][2]  # one keys tuple for the shape
-    assert queued[0][6] is queued[1][6]  # one groups tuple
+    assert queued[0][5] is queued[1][5]  # one groups tuple

@@ -64,15 +64,15 @@ class Composer:
 
     def compose(self, item: Pending) -> tuple[bytes, str] | None:
         """The event's bytes and uuid, or None: the general path writes this one."""
-        event, distinct_id, keys, values, stamp, uuid, groups = item
+        event, distinct_id, keys, stamp, uuid, groups = item[:6]
         encode = self._encode
         if keys is None or encode is None or not self._reserved.isdisjoint(keys):
             return None
-        props = dict(zip(keys, values, strict=False))
+        props = dict(zip(keys, item[6:], strict=False))
         if groups is not None:
             props["$groups"] = dict(groups)
         if stamp is None:
-            stamp = uuid7_time(uuid)  # type: ignore[arg-type]
+            stamp = uuid7_time(uuid)
         if isinstance(stamp, float):
             stamp = format_epoch(stamp)
         uid = uuid_text(uuid)

@@ -62,24 +62,18 @@ def uuid_text(value: int | str) -> str:
     return f"{raw[:4].hex()}-{raw[4:6].hex()}-{raw[6:8].hex()}-{raw[8:10].hex()}-{raw[10:].hex()}"
 
 
-# A captured event waiting in the queue: a plain tuple
-#     (event, distinct_id, keys, values, timestamp, uuid, groups)
+# A captured event waiting in the queue: one plain tuple
+#     (event, distinct_id, keys, timestamp, uuid, groups, *values)
 # as compact as it can be: the uuid as an int, the groups as pairs, and flat properties as a tuple
-# of keys (one tuple object shared by every event of the same shape) and a tuple of values
-# (``keys`` None: ``values`` is the cleaned properties dict). ``timestamp`` None: the time inside
-# the (generated) uuid. A plain tuple, not a NamedTuple: CPython's garbage collector stops
-# tracking exact tuples whose items are all untracked (strings, numbers, tuples of them), and a
-# tuple subclass never, so a full queue would make every full collection walk it (benchmarks:
-# burst worst capture(), queued memory). ``expand()`` makes the event dict on the consumer thread.
-Pending = tuple[
-    str,
-    str,
-    "tuple[str, ...] | None",
-    "tuple[Any, ...] | dict[str, Any]",
-    "str | float | None",
-    "int | str",
-    "tuple[tuple[str, Any], ...] | None",
-]
+# of keys (one tuple object shared by every event of the same shape) followed by the values
+# (``keys`` None: one value, the cleaned properties dict). ``timestamp`` None: the time inside the
+# (generated) uuid. One plain tuple, not a NamedTuple or a tuple of values inside: CPython's
+# garbage collector stops tracking an exact tuple at its first pass when its items are untracked
+# (strings, numbers, untracked tuples), never a tuple subclass, so a queue of these costs the
+# collections nothing and only one tracked object is made per event (benchmarks: burst worst
+# capture(), queued memory). ``expand()`` makes the event dict on the consumer thread.
+Pending = tuple[Any, ...]
+_VALUES = 6  # where the values start
 
 
 def is_pending(item: object) -> TypeGuard[Pending]:
@@ -88,21 +82,22 @@ def is_pending(item: object) -> TypeGuard[Pending]:
 
 def pending_properties(item: Pending) -> dict[str, Any]:
     """The event's own properties (a new dict for flat ones: change it, not the event)."""
-    return thaw_properties(item[2], item[3])
+    keys = item[2]
+    return thaw_properties(keys, item[_VALUES:] if keys is not None else item[_VALUES])
 
 
 def with_properties(item: Pending, properties: dict[str, Any]) -> Pending:
-    event, distinct_id, _, _, timestamp, uid, groups = item
-    return (event, distinct_id, None, properties, timestamp, uid, groups)
+    event, distinct_id, _, timestamp, uid, groups = item[:_VALUES]
+    return (event, distinct_id, None, timestamp, uid, groups, properties)
 
 
 def expand(item: Pending) -> dict[str, Any]:
-    event, distinct_id, keys, values, stamp, uid, groups = item
-    props = thaw_properties(keys, values)
+    event, distinct_id, _, stamp, uid, groups = item[:_VALUES]
+    props = pending_properties(item)
     if groups is not None and "$groups" not in props:
         props["$groups"] = dict(groups)
     if stamp is None:
-        stamp = uuid7_time(uid)  # type: ignore[arg-type]
+        stamp = uuid7_time(uid)
     return _event(event, distinct_id, props, stamp, uuid_text(uid))
 
 
@@ -222,7 +217,8 @@ def capture(
     person = check_distinct_id(distinct_id)
     if type(groups) is not dict and not _mapping_or_none(groups):
         raise InvalidCall(f"groups must be a dict of group type to group key, got {type(groups)}")
-    return (name, person, keys, values, timestamp, uid, freeze_groups(groups))
+    head = (name, person, keys, timestamp, uid, freeze_groups(groups))
+    return head + values if keys is not None else (*head, values)  # type: ignore[operator]
 
 
 def _mapping_or_none(value: object) -> bool:
