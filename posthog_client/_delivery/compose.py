@@ -1,5 +1,7 @@
-"""The consumer's fast path: a queued event with flat properties written straight to its wire
-bytes, with the client's static properties encoded once, instead of building the event dict
+"""Turning a queued item into its wire bytes, on the consumer thread (``Writer``).
+
+The fast path (``Composer``): a queued event with flat properties is written straight to its
+wire bytes, with the client's static properties encoded once, instead of building the event dict
 (``finalize``), its v1 shape (``v1_event``) and encoding all of it (benchmarks: end-to-end
 events/s, where this was most of the consumer's time per event).
 
@@ -18,8 +20,12 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .._events.messages import Pending, format_epoch, uuid7_time, uuid_text
-from .wire import V1, V1_LIFTED
+from .._config import MAX_EVENT_BYTES, Config
+from .._events.messages import Pending, format_epoch, is_pending, uuid7_time, uuid_text
+from .._runtime.logs import RateLimitedLog
+from .encoding import Deferred, encode_within, finalize
+from .ledger import Ledger
+from .wire import V1, V1_LIFTED, v1_event
 
 _encode_str: Callable[[str], str] | None = getattr(json.encoder, "c_encode_basestring", None)
 _make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
@@ -105,3 +111,42 @@ class Composer:
         if len(data) > self._max_bytes:
             return None
         return data, uid
+
+
+class Writer:
+    """One client's queued items (events, ``Deferred`` ones, finished dicts) to wire bytes."""
+
+    def __init__(self, static: Mapping[str, Any], config: Config, ledger: Ledger) -> None:
+        self._static = static
+        self._v1 = config.capture_mode == V1
+        self._ledger = ledger
+        self._composer = Composer(static, config.capture_mode, MAX_EVENT_BYTES)
+        self._log = RateLimitedLog()
+
+    def write(self, item: dict[str, Any] | Pending | Deferred) -> tuple[bytes, str] | None:
+        """The item's bytes and uuid; None when it is not sent (counted in the ledger)."""
+        if is_pending(item):
+            composed = self._composer.compose(item)
+            if composed is not None:
+                return composed
+        if isinstance(item, Deferred):
+            completed = item.complete()
+            if completed is None:
+                self._ledger.discard("before_send")
+                return None
+            message = finalize(completed, self._static)
+        else:
+            message = finalize(item, self._static)
+        if self._v1:
+            message = v1_event(message)
+        data, trimmed = encode_within(message, MAX_EVENT_BYTES)
+        if data is None:
+            self._ledger.drop([message], "oversize", "encoded size over 900 KiB")
+            return None
+        if trimmed:
+            self._log.warning(
+                "trimmed",
+                "event %r was over 900 KiB; long strings were shortened",
+                message["event"],
+            )
+        return data, str(message.get("uuid"))
