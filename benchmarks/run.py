@@ -243,7 +243,53 @@ def bench_capture(settings: Settings) -> list[Row]:
         )
     for key, name in (("p50_us", "p50"), ("p99_us", "p99"), ("max_us", "max")):
         rows.append(_row("1 capture()", f"{name} us/call (timed each)", latency, key, False))
+    rows += _capture_with_spool(settings, reps_mean)
     return rows
+
+
+def _capture_with_spool(settings: Settings, reps: int) -> list[Row]:
+    """Ours only: the caller's cost with ``spool_path`` set and PostHog healthy (the spool is
+    written only while PostHog fails), interleaved with runs without it."""
+    ours_only = Settings(settings.quick, False, settings.raw)
+    results: dict[str, list[dict[str, Any]]] = {"plain": [], "spool": []}
+    with _sink() as sink:
+        for rep in range(reps):
+            for mode in ("plain", "spool") if rep % 2 == 0 else ("spool", "plain"):
+                extra = ["--spool"] if mode == "spool" else []
+
+                def run(sdk: str, extra: list[str] = extra) -> dict[str, Any]:
+                    return _child("capture", "--sdk", sdk, "--mode", "mean", "--sink", sink, *extra)
+
+                runs = _repeat(
+                    ours_only,
+                    f"capture-mean-{mode}",
+                    1,
+                    run,
+                    lambda r: f"{r['mean_us']:.2f} us/call, spool file: {r.get('spool_written')}",
+                )
+                results[mode] += runs["ours"]
+    plain, spool = _median(results["plain"], "mean_us"), _median(results["spool"], "mean_us")
+    written = any(r.get("spool_written") for r in results["spool"])
+    return [
+        Row(
+            "1 capture()",
+            "ours: mean us/call with spool_path set (healthy PostHog)",
+            spool,
+            None,
+            higher_is_better=False,
+            compared=False,
+            ours_range=_span(results["spool"], "mean_us"),
+        ),
+        Row(
+            "1 capture()",
+            "ours: with spool / without, same runs" + (" (SPOOL WRITTEN)" if written else ""),
+            spool / plain if spool and plain else None,
+            None,
+            higher_is_better=False,
+            compared=False,
+            bound=1.1,
+        ),
+    ]
 
 
 def bench_e2e(settings: Settings) -> list[Row]:
