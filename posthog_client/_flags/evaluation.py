@@ -1,9 +1,10 @@
 """Pure local evaluation of feature flags: `Definitions` + context + `now` -> outcome.
 
-No I/O, no clock, no threads: time is passed in, and "cannot decide locally" is a value
-(`Undecided`, with a reason and a detail a user can act on), never an exception. It runs the
-plans that `plan` compiled from the definitions at parse time (filters as closures, every
-possible `Decided` built once), so a flag check walks no dictionaries of the definitions.
+No I/O, no clock, no threads: time is passed in (or a clock, read only if a date filter needs
+it), and "cannot decide locally" is a value (`Undecided`, with a reason and a detail a user can
+act on), never an exception. It runs the plans that `plan` compiled from the definitions at
+parse time (filters as closures, every possible `Decided` built once), so a flag check walks
+no dictionaries of the definitions.
 
 Conditions use three-valued logic, as PostHog's flag service does: a definitely-false property
 makes a condition false even when another is missing, an undecided condition that could not
@@ -14,8 +15,9 @@ rather than the official SDK, with the service file that backs each choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TypeAlias
 
 from .hashing import bucket_hash, holdout_hash
 from .model import (
@@ -35,8 +37,12 @@ _R = UnresolvedReason
 _MISSING = object()
 _MAX_DEPENDENCY_DEPTH = 32
 
+# The time of an evaluation: a datetime, or a clock to read (once) only if a date filter needs
+# it, so that a flag check without one reads no clock. benchmarks: get_feature_flag evals/s
+Now: TypeAlias = datetime | Callable[[], datetime]
 
-def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: datetime) -> FlagOutcome:
+
+def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: Now) -> FlagOutcome:
     """Evaluate one flag. Never raises for any `Definitions` that `parse_definitions` produced."""
     if not defs.loaded:
         return Undecided(key, _R.NO_DEFINITIONS, "flag definitions have not been loaded")
@@ -46,11 +52,12 @@ def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: datetime) 
     fixed = plan.fixed
     if fixed is not None:  # benchmarks: get_feature_flag evals/s (no run for a fixed outcome)
         return fixed
-    return _Run(defs, ctx, now).flag(plan)
+    run = _Run(defs, ctx, now)
+    return run.flag(plan) if run.cache is not None else run.evaluate(plan)
 
 
 def evaluate_flags(
-    defs: Definitions, ctx: EvalContext, now: datetime, keys: Iterable[str] | None = None
+    defs: Definitions, ctx: EvalContext, now: Now, keys: Iterable[str] | None = None
 ) -> dict[str, FlagOutcome]:
     """Evaluate `keys` (default: every flag, in definition order) with one shared dependency
     cache, so a flag that others depend on is evaluated once."""
@@ -75,16 +82,27 @@ def evaluate_flags(
 class _Run:
     """One evaluation request: the inputs plus a per-request cache of dependency results."""
 
-    __slots__ = ("defs", "ctx", "now", "cache", "stack")
+    __slots__ = ("defs", "ctx", "_now", "_clock", "cache", "stack")
 
-    def __init__(self, defs: Definitions, ctx: EvalContext, now: datetime) -> None:
+    def __init__(self, defs: Definitions, ctx: EvalContext, now: Now) -> None:
         self.defs = defs
         self.ctx = ctx
-        self.now = now
+        if isinstance(now, datetime):
+            self._now: datetime | None = now
+        else:
+            self._now, self._clock = None, now
         # Dependency results, and the flags being evaluated (to detect cycles); None when no
         # flag of the definitions depends on another.
         self.cache: dict[str, FlagOutcome] | None = {} if defs.has_dependencies else None
         self.stack: list[str] = []
+
+    @property
+    def now(self) -> datetime:
+        """The request's time: the clock is read once, when a date filter first needs it."""
+        now = self._now
+        if now is None:
+            now = self._now = self._clock()
+        return now
 
     # flags -------------------------------------------------------------------------------
 
@@ -94,18 +112,19 @@ class _Run:
             return fixed
         cache = self.cache
         if cache is None:  # no flag depends on another: nothing to reuse, no cycle to catch
-            return self._flag(plan)  # benchmarks: get_all_flags calls/s
+            return self.evaluate(plan)  # benchmarks: get_all_flags calls/s
         key = plan.flag.key
         cached = cache.get(key)
         if cached is not None:
             return cached
         self.stack.append(key)
-        result = self._flag(plan)
+        result = self.evaluate(plan)
         self.stack.pop()
         cache[key] = result
         return result
 
-    def _flag(self, plan: FlagPlan) -> FlagOutcome:
+    def evaluate(self, plan: FlagPlan) -> FlagOutcome:
+        """`plan`'s outcome, not cached (`flag` caches it when flags depend on others)."""
         # What the definitions alone decide (inactive, experience continuity, an unknown group
         # type, ...) is `plan.fixed`, returned before this is called.
         bucket: str | Unknown

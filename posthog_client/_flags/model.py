@@ -38,6 +38,7 @@ class PropertyFilter:
     negation: bool  # only honoured inside cohort property groups, as in PostHog
     matcher: Matcher  # also given None: a property passed as None is the JSON null
     on_missing: Unknown  # result when the property was not passed
+    reads_clock: bool = False  # a date operator: the matcher reads `now` (no other one does)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from .model import (
     PropertyFilter,
     PropertyGroup,
 )
-from .operators import build_matcher
+from .operators import DATE_OPERATORS, build_matcher
 from .unresolved import Unknown, UnresolvedReason, brief
 
 
@@ -89,6 +89,7 @@ class FilterParser:
             negation=negation,
             matcher=matcher,
             on_missing=Unknown(UnresolvedReason.MISSING_PROPERTY, missing),
+            reads_clock=operator in DATE_OPERATORS,
         )
 
     def cohort_filter(self, raw: dict[str, object], negation: bool) -> Filter:
