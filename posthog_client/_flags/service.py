@@ -137,13 +137,14 @@ class FlagService:
         if key is not None and (type(key) is not str or not key):
             raise InvalidCall(f"key must be a non-empty string, got {key!r:.40}")
         context = _context.current()
-        if distinct_id is None:
-            distinct_id = context.distinct_id
+        if context is not _context.EMPTY:  # outside any context there is nothing to merge
             if distinct_id is None:
-                raise InvalidCall("no distinct_id given, and none in the context")
-        if context.device_id is not None and options.get("device_id") is None:
-            options = {**options, "device_id": context.device_id}
-        options = _context.flag_options(context, options)
+                distinct_id = context.distinct_id
+            if context.device_id is not None and options.get("device_id") is None:
+                options = {**options, "device_id": context.device_id}
+            options = _context.flag_options(context, options)
+        if distinct_id is None:
+            raise InvalidCall("no distinct_id given, and none in the context")
         make_query = self._make_query
         if make_query is None:
             self._setup()
@@ -157,7 +158,8 @@ class FlagService:
         query = self.query(key, distinct_id, options)
         if query is None:
             return None
-        return self.resolver.value(key, query, options.get("send_feature_flag_events", True))
+        resolver = self._resolver or self.resolver  # set up by query()
+        return resolver.value(key, query, options.get("send_feature_flag_events", True))
 
     def result(
         self, key: str, distinct_id: object, options: Mapping[str, Any]
