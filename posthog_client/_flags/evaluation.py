@@ -150,7 +150,39 @@ class _Run:
                 pct = holdout.exclusion_percentage
                 if pct >= 100 or holdout_hash(bucket) <= pct / 100:
                     return decided(flag, holdout.variant, holdout.variant, "holdout", None)
+        if plan.plain and not isinstance(bucket, Unknown):
+            outcome = self.decided_conditions(plan, bucket)
+            if outcome is not None:
+                return outcome
         return self.conditions(plan, bucket)
+
+    def decided_conditions(self, plan: FlagPlan, bucket: str) -> Decided | None:
+        """`conditions` for a plain flag (every condition supported and bucketed like the
+        flag) as long as every condition is decided; None at the first undecided one, and
+        `conditions` walks them again from the start. Until a condition is undecided nothing is
+        pending, so this returns what `conditions` would, with none of its bookkeeping.
+        benchmarks: get_all_flags calls/s, get_feature_flag evals/s"""
+        key = plan.flag.key
+        hashed = -1.0  # the rollout hash, once needed (it lies in [0, 1])
+        out_of_rollout = False
+        for cond in plan.conditions:
+            check = cond.check
+            props = True if check is None else check(self)
+            if props is False:
+                continue
+            if props is not True:
+                return None  # undecided: the three-valued walk decides
+            threshold = cond.threshold
+            if threshold is not None:
+                if hashed < 0:
+                    hashed = bucket_hash(key, bucket)
+                if hashed > threshold:
+                    if plan.flag.early_exit:
+                        return cond.out_of_rollout
+                    out_of_rollout = True
+                    continue
+            return cond.match or self.variant(cond, key, bucket)
+        return plan.out_of_rollout if out_of_rollout else plan.no_match
 
     def person_bucket(self, plan: FlagPlan) -> str | Unknown:
         return self.device_bucket(plan) if plan.by_device else self.ctx.distinct_id

@@ -268,6 +268,7 @@ class FlagPlan(NamedTuple):
     special: bool  # has an enrollment, super condition or holdout to check first
     super_check: Check | None  # the super condition's filters (person-level), as `all_of`
     conditions: tuple[ConditionPlan, ...]
+    plain: bool  # every condition is supported and buckets like the flag (no mixed targeting)
     no_match: Decided
     out_of_rollout: Decided
 
@@ -331,7 +332,8 @@ def _fixed(flag: FlagDefinition, groups: Mapping[int, str]) -> FlagOutcome | Non
 
 def compile_flag(flag: FlagDefinition, groups: Mapping[int, str]) -> FlagPlan:
     aggregation = flag.aggregation_group_type_index
-    conditions = (_condition(flag, cond, groups) for cond in flag.conditions)
+    compiled = (_condition(flag, cond, groups) for cond in flag.conditions)
+    conditions = tuple(c for c in compiled if c is not None)
     superc = flag.super_condition
     return FlagPlan(
         flag=flag,
@@ -343,7 +345,8 @@ def compile_flag(flag: FlagDefinition, groups: Mapping[int, str]) -> FlagPlan:
         super_check=None
         if superc is None
         else all_of(tuple(filter_check(f, None, groups) for f in superc.properties)),
-        conditions=tuple(c for c in conditions if c is not None),
+        conditions=conditions,
+        plain=all(c.group is None and c.unsupported is None for c in conditions),
         no_match=decided(flag, False, None, "no condition matched", None),
         out_of_rollout=decided(flag, False, None, "out of rollout", None),
     )

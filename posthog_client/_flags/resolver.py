@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol, cast
 
 from .._config import Config
 from .._delivery.transport import HTTPResult, Transport
@@ -27,6 +27,16 @@ from .snapshot import Entry, FeatureFlagEvaluations
 logger = logging.getLogger("posthog_client")
 
 _RETRY_DELAY = 0.3
+
+
+class Answer(Protocol):
+    """A flag's answer for ``get_all_flags``: a local ``Decided`` or the server's record."""
+
+    @property
+    def value(self) -> FlagValue: ...
+
+    @property
+    def payload(self) -> str | None: ...
 
 
 class FlagResolver:
@@ -137,18 +147,19 @@ class FlagResolver:
 
     # -- all flags ---------------------------------------------------------------------------------
 
-    def resolve_all(self, query: Query) -> dict[str, tuple[FlagValue, str | None]]:
-        """Every flag's (value, raw JSON payload): local first, then at most one remote call
-        for the flags local evaluation could not decide."""
+    def resolve_all(self, query: Query) -> dict[str, Answer]:
+        """Every flag's answer (its ``value`` and raw JSON ``payload``): local first, then at
+        most one remote call for the flags local evaluation could not decide."""
         defs = self.definitions()
-        results: dict[str, tuple[FlagValue, str | None]] = {}
+        results: dict[str, Answer] = {}
         undecided: list[str] = []
         if defs.loaded:
-            for key, outcome in evaluate_flags(defs, query.ctx, _now).items():
-                if isinstance(outcome, Decided):
-                    results[key] = (outcome.value, outcome.payload)
-                else:
-                    undecided.append(key)
+            outcomes = evaluate_flags(defs, query.ctx, _now)
+            undecided = [key for key, outcome in outcomes.items() if type(outcome) is Undecided]
+            if undecided:
+                results = {k: o for k, o in outcomes.items() if isinstance(o, Decided)}
+            else:  # every outcome is a Decided: the outcomes are the answers, as they are
+                results = cast("dict[str, Answer]", outcomes)  # benchmarks: get_all_flags
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
         logger.debug(
@@ -162,7 +173,7 @@ class FlagResolver:
             return results  # what could be decided locally
         for key, record in remote.flags.items():
             if not record.failed:
-                results.setdefault(key, (record.value, record.payload))
+                results.setdefault(key, record)
         return results
 
     def evaluate(self, query: Query, flag_keys: list[str] | None) -> FeatureFlagEvaluations:

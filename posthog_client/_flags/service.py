@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .poller import DefinitionsPoller
     from .query import Query
     from .reporting import Emit
-    from .resolver import FlagResolver
+    from .resolver import Answer, FlagResolver
     from .snapshot import FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
@@ -209,8 +209,8 @@ class FlagService:
 
     def all(
         self, distinct_id: object, options: Mapping[str, Any], keys: object = None
-    ) -> dict[str, tuple[FlagValue, str | None]]:
-        """Every flag's (value, raw payload); only ``keys`` when given."""
+    ) -> dict[str, Answer]:
+        """Every flag's answer (``value``, raw ``payload``); only ``keys`` when given."""
         if keys is not None and (
             not isinstance(keys, (list, tuple, set, frozenset))
             or not all(isinstance(k, str) for k in keys)
