@@ -47,8 +47,6 @@ class Query:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-_STR = frozenset({str})
-_DICT = frozenset({dict})
 # Builds an EvalContext from all its fields without the NamedTuple's Python-level __new__,
 # a third of the cost. benchmarks: get_feature_flag evals/s
 _new_tuple = tuple.__new__
@@ -78,21 +76,23 @@ def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
     groups = get("groups")
     if type(groups) is not dict:
         groups = _mapping(groups, "groups (group type to group key)")
-    if groups and not (
-        _STR.issuperset(map(type, groups)) and _STR.issuperset(map(type, groups.values()))
-    ):
-        groups = {str(k): str(v) for k, v in groups.items()}
+    # Plain loops: on the dicts of one to three entries of a flag call they are twice as fast as
+    # set operations over map(type, ...). benchmarks: get_feature_flag evals/s
+    for group_type, group_key in groups.items():
+        if type(group_type) is not str or type(group_key) is not str:
+            groups = {str(k): str(v) for k, v in groups.items()}
+            break
     person = get("person_properties")
     if type(person) is not dict:
         person = _mapping(person, "person_properties")
     group_props = get("group_properties")
     if type(group_props) is not dict:
         group_props = _mapping(group_props, "group_properties")
-    if group_props and not (
-        _DICT.issuperset(map(type, group_props.values()))
-        or all(isinstance(v, Mapping) for v in group_props.values())
-    ):
-        raise InvalidCall("group_properties must be a dict of group type to a dict")
+    for values in group_props.values():
+        if type(values) is not dict:
+            if not all(isinstance(v, Mapping) for v in group_props.values()):
+                raise InvalidCall("group_properties must be a dict of group type to a dict")
+            break
     device_id = get("device_id")
     if device_id is not None and not isinstance(device_id, str):
         raise InvalidCall("device_id must be a string")
