@@ -88,6 +88,7 @@ class _Run:
     """One evaluation request: the inputs plus a per-request cache of dependency results."""
 
     __slots__ = ("defs", "ctx", "_now", "_clock", "cache", "stack")
+    stack: list[str]
 
     def __init__(self, defs: Definitions, ctx: EvalContext, now: Now) -> None:
         self.defs = defs
@@ -96,10 +97,11 @@ class _Run:
             self._now: datetime | None = now
         else:
             self._now, self._clock = None, now
-        # Dependency results, and the flags being evaluated (to detect cycles); None when no
+        # Dependency results, and the flags being evaluated (to detect cycles): only when a
         # flag of the definitions depends on another.
-        self.cache: dict[str, FlagOutcome] | None = {} if defs.has_dependencies else None
-        self.stack: list[str] = []
+        self.cache: dict[str, FlagOutcome] | None = None
+        if defs.has_dependencies:
+            self.cache, self.stack = {}, []
 
     @property
     def now(self) -> datetime:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from .._errors import InvalidCall
 from .._events.calls import unknown_keyword
@@ -27,15 +27,13 @@ class FlagOptions(TypedDict, total=False):
 _OPTION_NAMES = frozenset(FlagOptions.__annotations__)
 
 
-class Query:
-    """One flag call's inputs, validated once; ``ctx`` is what the evaluator reads."""
+class Query(NamedTuple):
+    """One flag call's inputs, validated once; ``ctx`` is what the evaluator reads. A
+    NamedTuple, as ``EvalContext``: one is built per flag check."""
 
-    __slots__ = ("ctx", "only_evaluate_locally", "disable_geoip")
-
-    def __init__(self, ctx: EvalContext, only_local: bool, disable_geoip: bool | None) -> None:
-        self.ctx = ctx
-        self.only_evaluate_locally = only_local
-        self.disable_geoip = disable_geoip
+    ctx: EvalContext
+    only_evaluate_locally: bool
+    disable_geoip: bool | None
 
     @property
     def distinct_id(self) -> str:
@@ -47,8 +45,8 @@ class Query:
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
-# Builds an EvalContext from all its fields without the NamedTuple's Python-level __new__,
-# a third of the cost. benchmarks: get_feature_flag evals/s
+# Builds an EvalContext or a Query from all its fields without the NamedTuple's Python-level
+# __new__, a third of the cost. benchmarks: get_feature_flag evals/s
 _new_tuple = tuple.__new__
 
 
@@ -100,4 +98,5 @@ def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
     if geoip is not None and not isinstance(geoip, bool):
         raise InvalidCall("disable_geoip must be True, False or None")
     ctx: EvalContext = _new_tuple(EvalContext, (did, person, groups, group_props, device_id))
-    return Query(ctx, bool(get("only_evaluate_locally", False)), geoip)
+    query: Query = _new_tuple(Query, (ctx, bool(get("only_evaluate_locally", False)), geoip))
+    return query
