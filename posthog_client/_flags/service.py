@@ -158,8 +158,7 @@ class FlagService:
         query = self.query(key, distinct_id, options)
         if query is None:
             return None
-        resolver = self._resolver or self.resolver  # set up by query()
-        return resolver.value(key, query, options.get("send_feature_flag_events", True))
+        return self.resolver.value(key, query, options.get("send_feature_flag_events", True))
 
     def result(
         self, key: str, distinct_id: object, options: Mapping[str, Any]
