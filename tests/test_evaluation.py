@@ -184,3 +184,22 @@ def test_the_clock_is_read_once_and_only_for_date_filters() -> None:
     assert len(reads) == 1  # two date filters, one read
     assert [o.value for o in outcomes.values() if isinstance(o, Decided)] == [True, True, False]
     assert outcomes == evaluate_flags(dated, ctx, reads[0])
+
+
+def test_flags_sharing_a_cohort_each_read_it_their_way() -> None:
+    # A request evaluates a shared cohort once; `not_in` and a missing property still apply.
+    cohort = {"type": "AND", "values": [{"key": "plan", "value": ["pro"], "type": "person"}]}
+
+    def flag(key: str, operator: str) -> dict[str, object]:
+        member = {"key": "id", "value": 7, "type": "cohort", "operator": operator}
+        return {"key": key, "active": True, "filters": {"groups": [{"properties": [member]}]}}
+
+    defs = parse_definitions(
+        {"flags": [flag("in", "in"), flag("out", "not_in")], "cohorts": {"7": cohort}}
+    )
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for person, expected in (({"plan": "pro"}, [True, False]), ({"plan": "free"}, [False, True])):
+        outcomes = evaluate_flags(defs, EvalContext("u", person), now)
+        assert [o.value for o in outcomes.values() if isinstance(o, Decided)] == expected
+    missing = evaluate_flags(defs, EvalContext("u"), now)
+    assert all(isinstance(o, Undecided) for o in missing.values())

@@ -87,7 +87,7 @@ def evaluate_flags(
 class _Run:
     """One evaluation request: the inputs plus a per-request cache of dependency results."""
 
-    __slots__ = ("defs", "ctx", "_now", "_clock", "cache", "stack")
+    __slots__ = ("defs", "ctx", "_now", "_clock", "cache", "stack", "cohorts")
     stack: list[str]
 
     def __init__(self, defs: Definitions, ctx: EvalContext, now: Now) -> None:
@@ -102,6 +102,7 @@ class _Run:
         self.cache: dict[str, FlagOutcome] | None = None
         if defs.has_dependencies:
             self.cache, self.stack = {}, []
+        self.cohorts: dict[str, Outcome] | None = None  # cohorts the request's flags share
 
     @property
     def now(self) -> datetime:
@@ -305,6 +306,20 @@ class _Run:
     # properties --------------------------------------------------------------------------
 
     def cohort(self, cohort_id: str, depth: int) -> Outcome:
+        if depth or self.cache is not None:
+            return self._cohort(cohort_id, depth)
+        # Flags share cohorts: a condition's cohort is evaluated once per request. Without flag
+        # dependencies (whose cycle checks depend on the flag being evaluated) its outcome
+        # depends on the request's inputs alone. benchmarks: get_all_flags calls/s
+        memo = self.cohorts
+        if memo is None:
+            memo = self.cohorts = {}
+        found = memo.get(cohort_id)
+        if found is None:
+            found = memo[cohort_id] = self._cohort(cohort_id, 0)
+        return found
+
+    def _cohort(self, cohort_id: str, depth: int) -> Outcome:
         if depth > MAX_DEPTH:
             return Unknown(_R.UNSUPPORTED_DEFINITION, "cohorts nested too deeply (or circular)")
         node = self.defs.cohort_checks.get(cohort_id)
