@@ -64,7 +64,11 @@ def make_query(distinct_id: object, options: Mapping[str, Any]) -> Query:
     Runs on every flag check, so the common case (plain dicts of strings) copies nothing, and
     a plain dict skips the general checks. benchmarks: get_feature_flag evals/s
     """
-    did = check_distinct_id(distinct_id)
+    did = (
+        distinct_id  # the common case, checked here as check_distinct_id checks it
+        if type(distinct_id) is str and distinct_id and not distinct_id.isspace()
+        else check_distinct_id(distinct_id)
+    )
     if not options:
         return Query(EvalContext(did), False, None)
     if not _OPTION_NAMES.issuperset(options):
