@@ -46,11 +46,16 @@ class Row:
     bound: float | None = None  # an absolute target for ours (at most, or at least if higher)
     ours_range: tuple[float, float] | None = None  # min and max over the runs
     theirs_range: tuple[float, float] | None = None
+    # ours/official of each repeat, the two SDKs run back to back: the ratio is their median,
+    # so one SDK's quiet (or busy) spell on a shared machine cannot decide it alone
+    paired: tuple[float, ...] = ()
 
     @property
     def ratio(self) -> float | None:
         if not self.compared or self.ours is None or self.theirs is None or self.theirs == 0:
             return None
+        if self.paired:
+            return statistics.median(self.paired)
         return self.ours / self.theirs
 
     @property
@@ -78,6 +83,8 @@ class Row:
 
     def range_text(self) -> str:
         parts = []
+        if len(self.paired) > 1:
+            parts.append(f"ratio {min(self.paired):.2f}-{max(self.paired):.2f}x")
         for name, span in (("ours", self.ours_range), ("official", self.theirs_range)):
             if span is not None and span[0] != span[1]:
                 parts.append(f"{name} {_number(span[0])}-{_number(span[1])}")
@@ -148,7 +155,7 @@ def _repeat(
                 _log(f"  {label:<16} {sdk:<6} run {rep + 1}/{reps}: ERROR {result['error']}")
                 continue
             _log(f"  {label:<16} {sdk:<6} run {rep + 1}/{reps}: {show(result)}")
-            results[sdk].append(result)
+            results[sdk].append({**result, "_rep": rep})
     return results
 
 
@@ -181,8 +188,20 @@ def _row(
         target=target,
         ours_range=_span(results["ours"], key),
         theirs_range=_span(results["theirs"], key),
+        paired=_pairs(results, key),
         **extra,
     )
+
+
+def _pairs(results: dict[str, list[dict[str, Any]]], key: str) -> tuple[float, ...]:
+    theirs = {r.get("_rep"): r.get(key) for r in results["theirs"]}
+    pairs = []
+    for mine in results["ours"]:
+        official = theirs.get(mine.get("_rep"))
+        value = mine.get(key)
+        if isinstance(value, (int, float)) and isinstance(official, (int, float)) and official:
+            pairs.append(value / official)
+    return tuple(pairs)
 
 
 @contextlib.contextmanager
@@ -243,7 +262,53 @@ def bench_capture(settings: Settings) -> list[Row]:
         )
     for key, name in (("p50_us", "p50"), ("p99_us", "p99"), ("max_us", "max")):
         rows.append(_row("1 capture()", f"{name} us/call (timed each)", latency, key, False))
+    rows += _capture_with_spool(settings, reps_mean)
     return rows
+
+
+def _capture_with_spool(settings: Settings, reps: int) -> list[Row]:
+    """Ours only: the caller's cost with ``spool_path`` set and PostHog healthy (the spool is
+    written only while PostHog fails), interleaved with runs without it."""
+    ours_only = Settings(settings.quick, False, settings.raw)
+    results: dict[str, list[dict[str, Any]]] = {"plain": [], "spool": []}
+    with _sink() as sink:
+        for rep in range(reps):
+            for mode in ("plain", "spool") if rep % 2 == 0 else ("spool", "plain"):
+                extra = ["--spool"] if mode == "spool" else []
+
+                def run(sdk: str, extra: list[str] = extra) -> dict[str, Any]:
+                    return _child("capture", "--sdk", sdk, "--mode", "mean", "--sink", sink, *extra)
+
+                runs = _repeat(
+                    ours_only,
+                    f"capture-mean-{mode}",
+                    1,
+                    run,
+                    lambda r: f"{r['mean_us']:.2f} us/call, spool file: {r.get('spool_written')}",
+                )
+                results[mode] += runs["ours"]
+    plain, spool = _median(results["plain"], "mean_us"), _median(results["spool"], "mean_us")
+    written = any(r.get("spool_written") for r in results["spool"])
+    return [
+        Row(
+            "1 capture()",
+            "ours: mean us/call with spool_path set (healthy PostHog)",
+            spool,
+            None,
+            higher_is_better=False,
+            compared=False,
+            ours_range=_span(results["spool"], "mean_us"),
+        ),
+        Row(
+            "1 capture()",
+            "ours: with spool / without, same runs" + (" (SPOOL WRITTEN)" if written else ""),
+            spool / plain if spool and plain else None,
+            None,
+            higher_is_better=False,
+            compared=False,
+            bound=1.1,
+        ),
+    ]
 
 
 def bench_e2e(settings: Settings) -> list[Row]:
@@ -294,7 +359,7 @@ def _agreement(ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[float, int
 
 
 def bench_flags(settings: Settings) -> list[Row]:
-    reps = 1 if settings.quick else 3
+    reps = 1 if settings.quick else 5  # the noisiest scenario
     users = "100" if settings.quick else "400"
 
     def show(r: dict[str, Any]) -> str:
@@ -387,6 +452,13 @@ def bench_import(settings: Settings) -> list[Row]:
             "import statement ms, timed inside the child",
             result["ours"]["in_process_ms"],
             theirs.get("in_process_ms"),
+            higher_is_better=False,
+        ),
+        Row(
+            "4 import",
+            "import + Client() + first capture() ms, inside the child",
+            result["ours"]["first_capture_ms"],
+            theirs.get("first_capture_ms"),
             higher_is_better=False,
         ),
         Row(

@@ -20,44 +20,54 @@ Code written for the official ``posthog`` package runs with ``import posthog_cli
 
 from __future__ import annotations
 
-import copy as _copy
-import logging as _logging
-import os as _os
-import threading as _threading
-from collections.abc import Callable as _Callable
-from collections.abc import Mapping as _Mapping
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-from typing import Any as _Any
-from typing import Concatenate as _Concatenate
-from typing import ParamSpec as _ParamSpec
-from typing import TypeVar as _TypeVar
-from typing import overload as _overload
-
-from ._client import Client, Posthog
-from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
-from ._errors import InvalidCall as _InvalidCall
-from ._flags.snapshot import FeatureFlagEvaluations
-from ._runtime import scopes as _scopes
-from ._runtime.guard import guard as _guard
-from ._runtime.scopes import (
-    get_context_distinct_id,
-    get_tags,
-    identify_context,
-    reset_group_properties_for_flags,
-    reset_person_properties_for_flags,
-    set_context_device_id,
-    set_context_session,
-    set_group_properties_for_flags,
-    set_person_properties_for_flags,
-    tag,
-)
-from ._types import FlagResult, FlagStats, FlagValue, Stats
 from ._version import VERSION as __version__
 
-if _TYPE_CHECKING:
-    from typing_extensions import Unpack as _Unpack
+# benchmarks: "pytest plugin" row. Not ``typing.TYPE_CHECKING``: importing ``typing`` alone takes
+# 6 ms, most of what the package costs on import.
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # what type checkers see; at run time each name loads on first use
+    from typing import Any as _Any
 
-    from ._events.api import CaptureOptions as _CaptureOptions
+    from ._client import Client, Posthog
+    from ._errors import APIError, ConfigError, ConfigTypeError, PostHogError, QuotaLimitedError
+    from ._flags.snapshot import FeatureFlagEvaluations
+    from ._module import (
+        alias,
+        capture,
+        capture_exception,
+        evaluate_flags,
+        feature_enabled,
+        flush,
+        get_all_flags,
+        get_all_flags_and_payloads,
+        get_client,
+        get_feature_flag,
+        get_feature_flag_payload,
+        get_feature_flag_result,
+        group_identify,
+        identify,
+        join,
+        load_feature_flags,
+        new_context,
+        scoped,
+        set,
+        set_once,
+        shutdown,
+        stats,
+    )
+    from ._runtime.scopes import (
+        get_context_distinct_id,
+        get_tags,
+        identify_context,
+        reset_group_properties_for_flags,
+        reset_person_properties_for_flags,
+        set_context_device_id,
+        set_context_session,
+        set_group_properties_for_flags,
+        set_person_properties_for_flags,
+        tag,
+    )
+    from ._types import FlagResult, FlagStats, FlagValue, Stats
 
 __all__ = [
     "APIError",
@@ -140,248 +150,54 @@ _SETTINGS = (
     "session",
     "definitions_store",
 )
-_default: Client | None = None
-_default_settings: tuple[_Any, ...] | None = None
-_default_lock = _threading.Lock()
-_TRUE = ("1", "true", "yes", "on")
+
+# -- lazy loading -------------------------------------------------------------------------------
+# benchmarks: "import" and "pytest plugin" rows. The pytest plugin is loaded in every test run of
+# a project that installs this package, and importing it imports this package: so nothing heavy
+# is imported here. A public name loads its module on first use (PEP 562) and is then cached.
+_HOMES = {
+    "Client": "_client",
+    "Posthog": "_client",
+    "APIError": "_errors",
+    "ConfigError": "_errors",
+    "ConfigTypeError": "_errors",
+    "PostHogError": "_errors",
+    "QuotaLimitedError": "_errors",
+    "FeatureFlagEvaluations": "_flags.snapshot",
+    "FlagResult": "_types",
+    "FlagStats": "_types",
+    "FlagValue": "_types",
+    "Stats": "_types",
+    "get_context_distinct_id": "_runtime.scopes",
+    "get_tags": "_runtime.scopes",
+    "identify_context": "_runtime.scopes",
+    "reset_group_properties_for_flags": "_runtime.scopes",
+    "reset_person_properties_for_flags": "_runtime.scopes",
+    "set_context_device_id": "_runtime.scopes",
+    "set_context_session": "_runtime.scopes",
+    "set_group_properties_for_flags": "_runtime.scopes",
+    "set_person_properties_for_flags": "_runtime.scopes",
+    "tag": "_runtime.scopes",
+}
+# The module-level client's state: read from ``_module`` at each access, never cached here.
+_STATE = frozenset(("_default", "_default_lock", "_default_settings", "_settings"))
 
 
-def _new_lock_after_fork() -> None:  # a lock held by another thread at fork would never be freed
-    global _default_lock
-    _default_lock = _threading.Lock()
+def __getattr__(name: str) -> _Any:
+    import importlib
+
+    if name in _STATE:
+        return getattr(importlib.import_module("._module", __name__), name)
+    home = _HOMES.get(name, "_module" if name in __all__ else None)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
 
 
-if hasattr(_os, "register_at_fork"):
-    _os.register_at_fork(after_in_child=_new_lock_after_fork)
-_warned_no_key = False
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
-def _settings() -> tuple[_Any, ...]:
-    """The module settings as the default client takes them, the environment filling in."""
-    env = _os.environ
-    return (
-        project_api_key or api_key or env.get("POSTHOG_API_KEY") or None,
-        host or env.get("POSTHOG_HOST") or None,
-        secret_key or personal_api_key or env.get("POSTHOG_PERSONAL_API_KEY") or None,
-        debug,
-        sync_mode,
-        disable_geoip,
-        super_properties,
-        on_error,
-        before_send,
-        session,
-        definitions_store,
-    )
-
-
-def _disabled() -> bool:
-    if disabled is not None:
-        return bool(disabled)
-    return _os.environ.get("POSTHOG_DISABLED", "").strip().lower() in _TRUE
-
-
-@_guard(None)
-def get_client() -> Client | None:
-    """The client behind the module-level functions, or None when disabled or unconfigured.
-
-    It is created on first use from the module attributes (and the environment), and created
-    again (the old one delivering what it holds on its own thread) if those change.
-    """
-    global _default, _default_settings, _warned_no_key
-    if _disabled():
-        return None
-    settings = _settings()
-    if _default is not None and settings == _default_settings:
-        return _default
-    if not settings[0]:
-        if not _warned_no_key:
-            _warned_no_key = True
-            _logging.getLogger("posthog_client").warning(
-                "posthog_client: no project API key (posthog_client.api_key, or the "
-                "POSTHOG_API_KEY environment variable); module-level calls do nothing"
-            )
-        return None
-    with _default_lock:
-        if _default is not None and settings == _default_settings:
-            return _default
-        old, _default = _default, None
-        names = ("host", "personal_api_key", *_SETTINGS[5:])
-        options = dict(zip(names, settings[1:], strict=True))
-        try:
-            _default = Client(settings[0], **options)
-        except (ConfigError, TypeError) as exc:
-            _logging.getLogger("posthog_client").error(
-                "posthog_client: bad module settings: %s", exc
-            )
-            return None
-        _default_settings = settings
-    if old is not None:  # its thread delivers what it holds, without making this call wait
-        old._retire()
-    return _default
-
-
-_P = _ParamSpec("_P")
-_R = _TypeVar("_R")
-
-
-def _forward(
-    method: _Callable[_Concatenate[Client, _P], _R],
-    neutral: _R,
-    positional: tuple[str, ...] = (),
-    fallback: _Callable[[tuple[_Any, ...], dict[str, _Any]], _Any] | None = None,
-    *,
-    fixed: int = 2,
-) -> _Callable[_P, _R]:
-    """The module-level function for ``method``: the default client's, or ``neutral`` when
-    there is none. ``positional``: names of keyword options the official module-level function
-    also takes by position, after its first ``fixed`` arguments."""
-
-    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        if positional and len(args) > fixed:
-            extra = dict(zip(positional, args[fixed:], strict=False))
-            if len(args) > fixed + len(positional) or extra.keys() & kwargs.keys():
-                raise _InvalidCall("too many positional arguments, or an argument given twice")
-            args, kwargs = args[:fixed], {**extra, **kwargs}  # type: ignore[assignment]
-        client = get_client()
-        if client is None:
-            if fallback is not None:
-                return fallback(args, kwargs)  # type: ignore[no-any-return]
-            return _copy.deepcopy(neutral)  # a fresh dict each time: callers may mutate it
-        return method(client, *args, **kwargs)
-
-    call.__name__ = method.__name__
-    call.__doc__ = method.__doc__
-    guarded: _Callable[_P, _R] = _guard(neutral, fallback=fallback)(call)
-    return guarded
-
-
-def _default_value(args: tuple[_Any, ...], kwargs: dict[str, _Any]) -> _Any:
-    return kwargs.get("default")
-
-
-_FLAG_OPTIONS = (
-    "groups",
-    "person_properties",
-    "group_properties",
-    "only_evaluate_locally",
-    "send_feature_flag_events",
-    "disable_geoip",
-    "device_id",
-)
-_ALL_OPTIONS = tuple(o for o in _FLAG_OPTIONS if o != "send_feature_flag_events") + (
-    "flag_keys_to_evaluate",
-)
-
-_capture = _forward(Client.capture, None)
-
-
-@_overload
-def capture(
-    distinct_id: str | int | None,
-    event: str,
-    /,
-    properties: _Mapping[str, _Any] | None = None,
-    **options: _Unpack[_CaptureOptions],
-) -> str | None: ...
-
-
-@_overload
-def capture(
-    event: str,
-    /,
-    *,
-    distinct_id: str | int | None = None,
-    properties: _Mapping[str, _Any] | None = None,
-    **options: _Unpack[_CaptureOptions],
-) -> str | None: ...
-
-
-@_overload
-def capture(
-    *,
-    event: str,
-    distinct_id: str | int | None = None,
-    properties: _Mapping[str, _Any] | None = None,
-    **options: _Unpack[_CaptureOptions],
-) -> str | None: ...
-
-
-def capture(*args: _Any, **kwargs: _Any) -> str | None:
-    """Capture an event with the module-level client (see ``Client.capture``)."""
-    return _capture(*args, **kwargs)
-
-
-identify = _forward(Client.identify, None)
-set = _forward(Client.set, None)  # noqa: A001 - the PostHog API name
-set_once = _forward(Client.set_once, None)
-alias = _forward(Client.alias, None)
-group_identify = _forward(Client.group_identify, None)
-capture_exception = _forward(Client.capture_exception, None)
-stats = _forward(Client.stats, Stats())
-feature_enabled = _forward(Client.feature_enabled, None, _FLAG_OPTIONS, _default_value)
-get_feature_flag = _forward(Client.get_feature_flag, None, _FLAG_OPTIONS)
-get_feature_flag_payload = _forward(
-    Client.get_feature_flag_payload, None, ("match_value", *_FLAG_OPTIONS)
-)
-get_feature_flag_result = _forward(Client.get_feature_flag_result, None, _FLAG_OPTIONS)
-get_all_flags = _forward(Client.get_all_flags, {}, _ALL_OPTIONS, fixed=1)
-get_all_flags_and_payloads = _forward(
-    Client.get_all_flags_and_payloads,
-    {"featureFlags": {}, "featureFlagPayloads": {}},
-    _ALL_OPTIONS,
-    fixed=1,
-)
-load_feature_flags = _forward(Client.load_feature_flags, False)
-evaluate_flags = _forward(Client.evaluate_flags, FeatureFlagEvaluations.empty())
-
-
-@_scopes.context_guard
-def new_context(
-    fresh: bool = False, capture_exceptions: bool | None = None, client: Client | None = None
-) -> _scopes.Scope:
-    """``with posthog_client.new_context(): ...``: a request context for the block.
-
-    It starts as a copy of the enclosing context (empty with ``fresh=True``); whatever
-    ``identify_context``, ``set_context_session`` and ``tag`` set inside is gone when the block
-    ends, and never leaks between threads or asyncio tasks. ``capture_exceptions=True``: an
-    exception leaving the block is captured (with ``client``, default the module-level one),
-    then re-raised.
-    """
-    if not capture_exceptions:
-        return _scopes.scope(fresh, None)
-    return _scopes.scope(fresh, capture_exception if client is None else client.capture_exception)
-
-
-@_scopes.decorator_guard
-def scoped(
-    fresh: bool = False, capture_exceptions: bool | None = None
-) -> _Callable[[_scopes.F], _scopes.F]:
-    """``@posthog_client.scoped()``: each call of the decorated function (sync or async) runs
-    in a ``new_context`` of its own (see ``new_context``)."""
-    return _scopes.decorator(fresh, capture_exception if capture_exceptions else None)
-
-
-@_guard(True)
-def flush(timeout: float = 10.0, *, timeout_seconds: float | None = None) -> bool:
-    """Deliver what the module-level client captured; True when all of it was delivered (and
-    when there is no module-level client: then there is nothing to deliver).
-    ``timeout_seconds``: the official SDK's name for ``timeout``."""
-    client = _default
-    if client is None:
-        return True
-    return client.flush(timeout, timeout_seconds=timeout_seconds)
-
-
-@_guard(True)
-def shutdown(timeout: float = 10.0) -> bool:
-    """Flush and stop the default client, if one was created."""
-    global _default, _default_settings
-    with _default_lock:
-        client, _default, _default_settings = _default, None, None
-    return True if client is None else client.shutdown(timeout)
-
-
-@_guard(True)
-def join(timeout: float = 10.0) -> bool:
-    """``shutdown()``, under the official SDK's name."""
-    return bool(shutdown(timeout))
+del TYPE_CHECKING

@@ -8,10 +8,14 @@ import sys
 from _bootstrap import ROOT, ensure_venv
 
 
+ARGS = sys.argv[1:]
+
+
 def main() -> int:
     python = str(ensure_venv())
     steps = [
-        ("pytest", [python, "-m", "pytest", "-q", *sys.argv[1:]]),
+        # One worker per core (at most 4: the real-server tests start processes of their own).
+        ("pytest", [python, "-m", "pytest", "-q", "-n", "auto", "--maxprocesses", "4", *ARGS]),
         ("ruff check", [python, "-m", "ruff", "check", "posthog_client", "tests", "examples"]),
         (
             "ruff format",

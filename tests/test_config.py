@@ -37,10 +37,13 @@ def test_path_prefix_is_kept_on_every_endpoint() -> None:
         assert client.get_feature_flag("sticky", "u1", send_feature_flag_events=False) is True
         client.capture("u1", "e")
         assert client.flush()
+        legacy = fake.client(host="https://app.example.com/ph/", capture_mode="v0")
+        legacy.capture("u1", "e")
+        assert legacy.flush()
         paths = {r.path.partition("?")[0].rstrip("/") for r in fake.requests}
-        assert paths == {"/i/v1/analytics/events", "/flags", "/flags/definitions"}
+        assert paths == {"/i/v1/analytics/events", "/batch", "/flags", "/flags/definitions"}
         assert {r.status for r in fake.requests} <= {200, 304}  # never 404
-        assert client.stats().sent == 1
+        assert client.stats().sent == 1 and legacy.stats().sent == 1
 
 
 @pytest.mark.parametrize(

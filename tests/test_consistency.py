@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from posthog_client._flags.evaluation import evaluate_flag
+from posthog_client._flags.hashing import bucket_hash, holdout_hash
 from posthog_client._flags.model import Decided, EvalContext
 from posthog_client._flags.parse import parse_definitions
 
@@ -48,3 +52,15 @@ def test_consistency_vectors(case: dict[str, Any]) -> None:
         if not isinstance(result, Decided) or result.value != expected:
             mismatches.append((distinct_id, expected, result))
     assert mismatches == []
+
+
+@given(st.text(max_size=40), st.text(max_size=40), st.sampled_from(["", "variant"]))
+def test_hashes_are_the_first_15_hex_digits_of_the_sha1(key: str, value: str, salt: str) -> None:
+    # PostHog's formula, spelled as the SDKs spell it; the hashing module reads the same 60 bits
+    # from the digest's bytes.
+    def reference(text: str) -> float:
+        digest = hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+        return int(digest[:15], 16) / float(0xFFFFFFFFFFFFFFF)
+
+    assert bucket_hash(key, value, salt) == reference(f"{key}.{value}{salt}")
+    assert holdout_hash(value, salt) == reference(f"holdout-{value}{salt}")

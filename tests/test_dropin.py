@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 import posthog_client
+import posthog_client._module
 from posthog_client.testing import FakePostHog
 
 SCRIPT = textwrap.dedent(
@@ -262,7 +263,7 @@ def test_module_feature_enabled_returns_its_default_without_a_client(
     posthog_client.shutdown()
     monkeypatch.setattr(posthog_client, "api_key", None)
     monkeypatch.setattr(posthog_client, "project_api_key", None)
-    monkeypatch.setattr(posthog_client, "_warned_no_key", True)
+    monkeypatch.setattr(posthog_client._module, "_warned_no_key", True)
     assert posthog_client.feature_enabled("beta", "u1", default=True) is True
     assert posthog_client.feature_enabled("beta", "u1") is None
     monkeypatch.setattr(posthog_client, "api_key", "phc_test")

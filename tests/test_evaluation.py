@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +135,71 @@ def test_caller_mappings_are_not_mutated() -> None:
     ctx = EvalContext("u", person, groups, group_props)
     assert isinstance(evaluate_flag(defs, "f", ctx, datetime(2025, 1, 1)), Decided)
     assert person == {"plan": "pro"} and group_props == {"company": {}}
+
+
+def test_every_flag_of_a_request_is_evaluated_as_on_its_own() -> None:
+    # `evaluate_flags` (get_all_flags) takes shortcuts of its own when no flag depends on
+    # another: each table case gives the same outcome there, for every flag of its definitions.
+    # (With dependencies, the shared cache may word a cycle's detail from the other end.)
+    for case in CASES:
+        raw = case["definitions"]
+        defs = EMPTY_DEFINITIONS if raw is None else parse_definitions(raw)
+        if defs.has_dependencies:
+            continue
+        ctx = _context(case["context"])
+        now = datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
+        together = evaluate_flags(defs, ctx, now)
+        alone = {key: evaluate_flag(defs, key, ctx, now) for key in defs.flags}
+        assert together == alone, case["name"]
+
+
+def test_the_clock_is_read_once_and_only_for_date_filters() -> None:
+    def person(key: str, operator: str, value: object) -> dict[str, object]:
+        return {"key": key, "operator": operator, "value": value, "type": "person"}
+
+    def flag(key: str, *properties: dict[str, object]) -> dict[str, object]:
+        return {"key": key, "active": True, "filters": {"groups": [{"properties": [*properties]}]}}
+
+    dated = parse_definitions(
+        {
+            "flags": [
+                flag("plain", person("plan", "exact", ["pro"])),
+                flag("recent", person("signup", "is_date_after", "-30d")),
+                flag("old", person("signup", "is_date_before", "2020-01-01")),
+            ]
+        }
+    )
+    reads: list[datetime] = []
+
+    def clock() -> datetime:
+        reads.append(datetime(2025, 1, 15, tzinfo=timezone.utc))
+        return reads[-1]
+
+    ctx = EvalContext("u", {"plan": "pro", "signup": "2025-01-01"})
+    assert evaluate_flag(dated, "plain", ctx, clock) == evaluate_flag(
+        dated, "plain", ctx, datetime(1999, 1, 1)
+    )
+    assert reads == []  # no date filter, no clock
+    outcomes = evaluate_flags(dated, ctx, clock)
+    assert len(reads) == 1  # two date filters, one read
+    assert [o.value for o in outcomes.values() if isinstance(o, Decided)] == [True, True, False]
+    assert outcomes == evaluate_flags(dated, ctx, reads[0])
+
+
+def test_flags_sharing_a_cohort_each_read_it_their_way() -> None:
+    # A request evaluates a shared cohort once; `not_in` and a missing property still apply.
+    cohort = {"type": "AND", "values": [{"key": "plan", "value": ["pro"], "type": "person"}]}
+
+    def flag(key: str, operator: str) -> dict[str, object]:
+        member = {"key": "id", "value": 7, "type": "cohort", "operator": operator}
+        return {"key": key, "active": True, "filters": {"groups": [{"properties": [member]}]}}
+
+    defs = parse_definitions(
+        {"flags": [flag("in", "in"), flag("out", "not_in")], "cohorts": {"7": cohort}}
+    )
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    for person, expected in (({"plan": "pro"}, [True, False]), ({"plan": "free"}, [False, True])):
+        outcomes = evaluate_flags(defs, EvalContext("u", person), now)
+        assert [o.value for o in outcomes.values() if isinstance(o, Decided)] == expected
+    missing = evaluate_flags(defs, EvalContext("u"), now)
+    assert all(isinstance(o, Undecided) for o in missing.values())

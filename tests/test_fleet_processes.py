@@ -158,7 +158,9 @@ def test_sixteen_processes_make_one_request_per_interval_and_survive_a_sigkilled
         client, prefix = target
         key = f"{prefix}:{{{envelope.project_id('phc_test')}}}:version"
         version = envelope.parse_version(client.get(key))
-        assert version is not None and version.fence == new[1]  # written by the new leader
+        # Written by the new leader (or, on a machine so loaded that it lost its lease as well,
+        # by a later one: fences only grow).
+        assert version is not None and version.fence >= new[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float) -> None:

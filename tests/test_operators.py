@@ -12,7 +12,13 @@ from decimal import Decimal
 
 import pytest
 
-from posthog_client._flags.dates import UNSURE, Relative, instant_of, parse_date_text
+from posthog_client._flags.dates import (
+    UNSURE,
+    Relative,
+    instant_of,
+    parse_date_text,
+    property_date,
+)
 from posthog_client._flags.operands import as_text, float_text, is_truthy, to_number
 from posthog_client._flags.operators import MAX_REGEX_SUBJECT, Matcher, build_matcher
 from posthog_client._flags.semver import range_requirement, to_version
@@ -284,6 +290,18 @@ def test_date_operators() -> None:
     assert unsure("not a date", NOW) is False  # the property is read first
     assert reason(unsure("2025-01-01", NOW)) is UnresolvedReason.UNSUPPORTED_DEFINITION
     assert reason(match("is_date_after", "2024-01-01", "5 May 2024")) is not None
+
+
+def test_a_property_date_read_again_is_read_alike() -> None:
+    # Property date texts are kept once read (short ones): the same text gives the same answer
+    # the second time, a relative one still follows `now`, and a long one is read each time.
+    later = NOW + timedelta(days=10)
+    long_text = "2025-01-01T00:00:00" + "." + "0" * 60 + "Z"
+    for text in ("2025-02-01", "-3d", "1704067200", "next tuesday", long_text):
+        first = [property_date(text, when) for when in (NOW, later)]
+        assert [property_date(text, when) for when in (NOW, later)] == first, text
+    assert property_date("-3d", later) == property_date("-3d", NOW) + 10 * 86_400 * 10**9
+    assert property_date(long_text, NOW) == _utc(2025, 1, 1)
 
 
 # --- semantic versions --------------------------------------------------------------------------

@@ -15,6 +15,9 @@ PACKAGE = pathlib.Path(posthog_client.__file__).parent
 
 def test_all_is_sorted_and_complete() -> None:
     assert posthog_client.__all__ == sorted(posthog_client.__all__)
+    for name in posthog_client.__all__:  # each loads on first use (PEP 562)
+        assert getattr(posthog_client, name) is not None, name
+    assert set(posthog_client.__all__) <= set(dir(posthog_client))
     public = {
         name
         for name, value in vars(posthog_client).items()
@@ -26,6 +29,31 @@ def test_all_is_sorted_and_complete() -> None:
     # that work here too.
     settings |= {"project_api_key", "secret_key", "disable_geoip", "super_properties"}
     assert public - settings == set(posthog_client.__all__) - {"__version__"}
+
+
+def test_importing_the_package_or_its_pytest_plugin_loads_nothing_else() -> None:
+    """The plugin is loaded in every test run of a project that installs the package; the
+    package loads each public name on first use (benchmarks: "import", "pytest plugin")."""
+    code = (
+        "import sys, pytest; before = set(sys.modules);"
+        "import posthog_client, posthog_client.testing.pytest_plugin;"
+        "print(sorted(set(sys.modules) - before))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert eval(out.stdout) == [  # a list of module names, beyond what pytest loads itself
+        "posthog_client",
+        "posthog_client._version",
+        "posthog_client.testing",
+        "posthog_client.testing.pytest_plugin",
+    ]
+
+
+def test_unknown_attributes_raise_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        posthog_client.nope  # noqa: B018
+    assert posthog_client.Client is posthog_client._client.Client  # cached after the first use
 
 
 def test_testing_exports() -> None:

@@ -93,7 +93,15 @@ def main() -> None:
     parser.add_argument("--mode", choices=("mean", "latency"), required=True)
     parser.add_argument("--sink", required=True)
     parser.add_argument("--calls", type=int, default=20_000)
+    parser.add_argument(
+        "--spool", action="store_true", help="ours only: with spool_path set (PostHog healthy)"
+    )
     args = parser.parse_args()
+    extra: dict[str, Any] = {}
+    if args.spool:
+        import tempfile
+
+        extra["spool_path"] = tempfile.mkdtemp(prefix="bench-spool-") + "/spool.db"
 
     pool = event_pool()
     items = [pool[i % len(pool)] for i in range(args.calls)]
@@ -106,6 +114,7 @@ def main() -> None:
         flush_interval=0.5,
         max_queue_size=100_000,
         gzip=False,
+        **extra,
     )
     # Warm up: starts the consumer thread and the connection, and runs every code path once.
     _mean_loop(args.sdk, client, pool[:WARMUP])
@@ -124,6 +133,10 @@ def main() -> None:
     got = wait_for(args.sink, prefix, WARMUP + args.calls, timeout=120)
     result["delivered"] = got["count"] - WARMUP
     result["complete"] = got["count"] == WARMUP + args.calls
+    if args.spool:  # healthy: the spool file is never written
+        import os
+
+        result["spool_written"] = os.path.exists(extra["spool_path"])
     emit(result)
 
 

@@ -33,6 +33,28 @@ _RSS = (
     "        print(int(line.split()[1]) * 1024)\n"
 )
 
+# What a program pays before its first event is queued: the import, a client, one capture()
+# (the consumer thread starts; the host is a closed port, and os._exit skips delivery).
+_FIRST = {
+    "ours": (
+        "import posthog_client\n"
+        "client = posthog_client.Client('phc_bench', host='http://127.0.0.1:9')\n"
+        "client.capture('u1', 'first', {'a': 1})\n"
+    ),
+    "theirs": (
+        "from posthog import Posthog\n"
+        "client = Posthog('phc_bench', host='http://127.0.0.1:9')\n"
+        "client.capture('first', distinct_id='u1', properties={'a': 1})\n"
+    ),
+}
+_FIRST_WRAP = (
+    "import os, time\n"
+    "began = time.perf_counter()\n"
+    "{code}"
+    "print(time.perf_counter() - began, flush=True)\n"
+    "os._exit(0)\n"
+)
+
 
 def _env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("POSTHOG", "PYTHON"))}
@@ -66,6 +88,19 @@ def _rss_once(module: str, cwd: str) -> tuple[int, float]:
     return int(rss), float(seconds)
 
 
+def _first_capture_once(sdk: str, cwd: str) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", _FIRST_WRAP.format(code=_FIRST[sdk])],
+        cwd=cwd,
+        env=_env(),
+        check=True,
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.split()[0])
+
+
 def main() -> None:
     parser = base_parser(__doc__ or "")
     parser.add_argument("--runs", type=int, default=7)
@@ -77,6 +112,7 @@ def main() -> None:
     times: dict[str, list[float]] = {name: [] for name in order}
     rss: dict[str, list[int]] = {name: [] for name in order}
     inside: dict[str, list[float]] = {name: [] for name in order}
+    first: dict[str, list[float]] = {name: [] for name in order[1:]}
     with tempfile.TemporaryDirectory() as scratch:
         for name in order:  # warm-up: compiles and caches bytecode
             _time_once(MODULES[name], scratch)
@@ -86,6 +122,8 @@ def main() -> None:
                 size, seconds = _rss_once(MODULES[name], scratch)
                 rss[name].append(size)
                 inside[name].append(seconds)
+                if name != "none":
+                    first[name].append(_first_capture_once(name, scratch))
     base_time = statistics.median(times["none"])
     base_rss = statistics.median(rss["none"])
     result: dict[str, Any] = {"runs": args.runs, "baseline_ms": base_time * 1000}
@@ -94,6 +132,7 @@ def main() -> None:
             "import_ms": (statistics.median(times[name]) - base_time) * 1000,
             "rss_mib": (statistics.median(rss[name]) - base_rss) / 2**20,
             "in_process_ms": statistics.median(inside[name]) * 1000,
+            "first_capture_ms": statistics.median(first[name]) * 1000,
             "times_ms": [t * 1000 for t in times[name]],
         }
     emit(result)

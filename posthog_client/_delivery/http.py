@@ -1,5 +1,6 @@
-"""The ``requests`` side of the transport, imported on the first request (not at
-``import posthog_client``): sessions, whole-request deadlines, and reading answers.
+"""The ``requests`` side of the transport, imported when a client is made (not at
+``import posthog_client``, and never on a background thread: a fork while a thread imports
+would leave the child a half-imported module): sessions, whole-request deadlines, answers.
 
 ``requests`` timeouts apply per socket operation, so a server that trickles one byte at a time
 could hold a call for minutes, and name lookups have no timeout at all. Here every wait of a
@@ -18,12 +19,14 @@ import socket
 import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import requests
 import urllib3
+from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -119,10 +122,6 @@ class Pool:
     (Benchmark: end-to-end events/s, 2 ms of CPU per request with ``requests``.)"""
 
     def __init__(self, host: str) -> None:
-        import urllib.request
-
-        from requests.utils import DEFAULT_CA_BUNDLE_PATH
-
         kind = "https" if host.startswith("https:") else "http"
         name = urllib3.util.parse_url(host).host or ""
         proxy = urllib.request.getproxies().get(kind)

@@ -15,6 +15,7 @@ from .._config import BeforeSend
 from .._events import context as _context
 from .._events import messages
 from .._events.calls import check_geoip
+from .._runtime import lifecycle as _lifecycle
 from .._runtime import misuse
 from .consumer import Consumer
 from .encoding import Deferred, FinalEvent, finalize
@@ -74,6 +75,7 @@ class Intake:
             if uid is not None:
                 return stamp, uid, uid
             misuse.warn(method, f"uuid {uuid!r:.60} is not a UUID", "a new one is generated")
+        _lifecycle.check_fork()  # before the draw: a child without at-fork hooks reseeds first
         value = messages.uuid7_int(now, random.getrandbits(62))
         if compact and stamp == now:
             stamp = None

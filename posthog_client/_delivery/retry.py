@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
+from email.utils import parsedate_to_datetime
 
 RETRY_AFTER_CAP = 30.0
 
@@ -19,9 +19,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
     text = value.strip()
     try:
         seconds = float(text)
-    except ValueError:
-        from email.utils import parsedate_to_datetime  # rare: only HTTP-date values
-
+    except ValueError:  # an HTTP date
         try:
             when = parsedate_to_datetime(text)
         except (TypeError, ValueError, IndexError, OverflowError):
@@ -43,11 +41,9 @@ def retry_delay(
     and half is random (``rand`` in [0, 1)), so retries spread out but never collapse to zero.
     ``Retry-After`` is a floor.
     """
-    import backoff  # imported on the first retry: it pulls in asyncio, which capture never needs
-
-    schedule = backoff.expo(base=2, factor=base, max_value=cap)
-    next(schedule)  # the generator's first value is a priming None
-    exponential = float(next(itertools.islice(schedule, attempt - 1, None)))
+    # Module imports happen where the client is made, never on a background thread (a fork
+    # during an import there would leave the child a half-imported module): no `backoff` here.
+    exponential = cap if attempt > 64 else min(cap, base * 2.0 ** (attempt - 1))
     delay = exponential / 2 + exponential / 2 * rand
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -74,6 +74,11 @@ class Transport:
     ``FakePostHog``'s: the seam the fake plugs into), else through the SDK's own pool."""
 
     def __init__(self, host: str, session: requests.Session | None = None) -> None:
+        # Loaded here, on the thread that makes the client, not on the first request: that is
+        # made on a background thread, and a fork (gunicorn --preload, uWSGI) while it imports
+        # would leave the child a half-imported module for good.
+        from . import http  # noqa: F401
+
         self.host = host
         self._own_session = session is None
         self._session: requests.Session | http.Pool | None = session

@@ -93,7 +93,7 @@ def get_all_flags(
     """Every flag's value for this user (only ``flag_keys_to_evaluate``, when given): local
     first, one remote call for the rest."""
     results = self._flags.all(distinct_id, options, flag_keys_to_evaluate)
-    return {key: value for key, (value, _) in results.items()}
+    return {key: answer.value for key, answer in results.items()}
 
 
 @guard({"featureFlags": {}, "featureFlagPayloads": {}})
@@ -110,11 +110,11 @@ def get_all_flags_and_payloads(
 
     results = self._flags.all(distinct_id, options, flag_keys_to_evaluate)
     return {
-        "featureFlags": {key: value for key, (value, _) in results.items()},
+        "featureFlags": {key: answer.value for key, answer in results.items()},
         "featureFlagPayloads": {
-            key: decode_payload(raw)
-            for key, (value, raw) in results.items()
-            if value is not False and raw is not None
+            key: decode_payload(answer.payload)
+            for key, answer in results.items()
+            if answer.value is not False and answer.payload is not None
         },
     }
 

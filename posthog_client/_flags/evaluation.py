@@ -1,7 +1,10 @@
 """Pure local evaluation of feature flags: `Definitions` + context + `now` -> outcome.
 
-No I/O, no clock, no threads: time is passed in, and "cannot decide locally" is a value
-(`Undecided`, with a reason and a detail a user can act on), never an exception.
+No I/O, no clock, no threads: time is passed in (or a clock, read only if a date filter needs
+it), and "cannot decide locally" is a value (`Undecided`, with a reason and a detail a user can
+act on), never an exception. It runs the plans that `plan` compiled from the definitions at
+parse time (filters as closures, every possible `Decided` built once), so a flag check walks
+no dictionaries of the definitions.
 
 Conditions use three-valued logic, as PostHog's flag service does: a definitely-false property
 makes a condition false even when another is missing, an undecided condition that could not
@@ -12,170 +15,201 @@ rather than the official SDK, with the service file that backs each choice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TypeAlias
 
 from .hashing import bucket_hash, holdout_hash
 from .model import (
     MAX_DEPTH,
-    CohortFilter,
-    Condition,
     Decided,
     Definitions,
     EvalContext,
-    Filter,
-    FlagDefinition,
     FlagDependency,
     FlagOutcome,
-    GroupEntry,
     PropertyFilter,
-    PropertyGroup,
     Undecided,
 )
+from .plan import ConditionPlan, FlagPlan, decided, undecided
 from .unresolved import Outcome, Unknown, UnresolvedReason, worse
 
 _R = UnresolvedReason
 _MISSING = object()
 _MAX_DEPENDENCY_DEPTH = 32
 
+# The time of an evaluation: a datetime, or a clock to read (once) only if a date filter needs
+# it, so that a flag check without one reads no clock. benchmarks: get_feature_flag evals/s
+Now: TypeAlias = datetime | Callable[[], datetime]
 
-def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: datetime) -> FlagOutcome:
+
+def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: Now) -> FlagOutcome:
     """Evaluate one flag. Never raises for any `Definitions` that `parse_definitions` produced."""
     if not defs.loaded:
         return Undecided(key, _R.NO_DEFINITIONS, "flag definitions have not been loaded")
-    flag = defs.flags.get(key)
-    if flag is None:
+    plan = defs.plans.get(key)
+    if plan is None:
         return Undecided(key, _R.FLAG_NOT_FOUND, f"no flag {key!r} in the local definitions")
-    return _Run(defs, ctx, now).flag(flag)
+    fixed = plan.fixed
+    if fixed is not None:  # benchmarks: get_feature_flag evals/s (no run for a fixed outcome)
+        return fixed
+    run = _Run(defs, ctx, now)
+    return run.flag(plan) if run.cache is not None else run.evaluate(plan)
 
 
 def evaluate_flags(
-    defs: Definitions, ctx: EvalContext, now: datetime, keys: Iterable[str] | None = None
+    defs: Definitions, ctx: EvalContext, now: Now, keys: Iterable[str] | None = None
 ) -> dict[str, FlagOutcome]:
     """Evaluate `keys` (default: every flag, in definition order) with one shared dependency
     cache, so a flag that others depend on is evaluated once."""
-    wanted = defs.flags.keys() if keys is None else keys
     if not defs.loaded:
+        wanted = defs.flags.keys() if keys is None else keys
         return {k: evaluate_flag(defs, k, ctx, now) for k in wanted}
     run = _Run(defs, ctx, now)
+    plans = defs.plans
+    if keys is None and run.cache is None:  # benchmarks: get_all_flags calls/s
+        return {
+            key: fixed if (fixed := plan.fixed) is not None else run.evaluate(plan)
+            for key, plan in plans.items()
+        }
+    if keys is None:
+        return {key: run.flag(plan) for key, plan in plans.items()}
     results: dict[str, FlagOutcome] = {}
-    for key in wanted:
-        flag = defs.flags.get(key)
+    for key in keys:
+        plan = plans.get(key)
         results[key] = (
-            run.flag(flag)
-            if flag is not None
+            run.flag(plan)
+            if plan is not None
             else Undecided(key, _R.FLAG_NOT_FOUND, f"no flag {key!r} in the local definitions")
         )
     return results
 
 
-def _decided(
-    flag: FlagDefinition,
-    value: bool | str,
-    variant: str | None,
-    reason: str,
-    condition_index: int | None,
-) -> Decided:
-    return Decided(
-        flag.key,
-        value,
-        variant,
-        flag.payload_for(value),
-        reason,
-        condition_index,
-        flag.id,
-        flag.version,
-    )
-
-
-def _undecided(flag: FlagDefinition, why: Unknown | None) -> Undecided:
-    if why is None:  # defensive: every pending condition records a reason
-        why = Unknown(_R.UNSUPPORTED_DEFINITION, "undecided")
-    return Undecided(flag.key, why.reason, why.detail)
-
-
 class _Run:
     """One evaluation request: the inputs plus a per-request cache of dependency results."""
 
-    __slots__ = ("defs", "ctx", "now", "cache", "stack")
+    __slots__ = ("defs", "ctx", "_now", "_clock", "cache", "stack", "cohorts")
+    stack: list[str]
 
-    def __init__(self, defs: Definitions, ctx: EvalContext, now: datetime) -> None:
+    def __init__(self, defs: Definitions, ctx: EvalContext, now: Now) -> None:
         self.defs = defs
         self.ctx = ctx
-        self.now = now
-        self.cache: dict[str, FlagOutcome] = {}
-        self.stack: list[str] = []  # flags being evaluated, to detect dependency cycles
+        if isinstance(now, datetime):
+            self._now: datetime | None = now
+        else:
+            self._now, self._clock = None, now
+        # Dependency results, and the flags being evaluated (to detect cycles): only when a
+        # flag of the definitions depends on another.
+        self.cache: dict[str, FlagOutcome] | None = None
+        if defs.has_dependencies:
+            self.cache, self.stack = {}, []
+        self.cohorts: dict[str, Outcome] | None = None  # cohorts the request's flags share
+
+    @property
+    def now(self) -> datetime:
+        """The request's time: the clock is read once, when a date filter first needs it."""
+        now = self._now
+        if now is None:
+            now = self._now = self._clock()
+        return now
 
     # flags -------------------------------------------------------------------------------
 
-    def flag(self, flag: FlagDefinition) -> FlagOutcome:
-        cached = self.cache.get(flag.key)
+    def flag(self, plan: FlagPlan) -> FlagOutcome:
+        fixed = plan.fixed
+        if fixed is not None:
+            return fixed
+        cache = self.cache
+        if cache is None:  # no flag depends on another: nothing to reuse, no cycle to catch
+            return self.evaluate(plan)  # benchmarks: get_all_flags calls/s
+        key = plan.flag.key
+        cached = cache.get(key)
         if cached is not None:
             return cached
-        self.stack.append(flag.key)
-        result = self._flag(flag)
+        self.stack.append(key)
+        result = self.evaluate(plan)
         self.stack.pop()
-        self.cache[flag.key] = result
+        cache[key] = result
         return result
 
-    def _flag(self, flag: FlagDefinition) -> FlagOutcome:
-        # The service skips inactive flags before anything else, experience continuity
-        # included, and counts them as false for dependencies (flags/flag_matching.rs
-        # @00c5d0b71e7a43e5e9cf700b21a38882212aa22a).
-        if not flag.active and flag.unsupported is None:
-            return _decided(flag, False, None, "flag inactive", None)
-        if flag.newer_format is not None:
-            return _undecided(flag, flag.newer_format)
-        if flag.unsupported is not None:
-            return _undecided(flag, flag.unsupported)
-        if flag.ensure_experience_continuity:
-            why = "the flag persists variants per person (experience continuity): server only"
-            return Undecided(flag.key, _R.EXPERIENCE_CONTINUITY, why)
-        aggregation = flag.aggregation_group_type_index
+    def evaluate(self, plan: FlagPlan) -> FlagOutcome:
+        """`plan`'s outcome, not cached (`flag` caches it when flags depend on others)."""
+        # What the definitions alone decide (inactive, experience continuity, an unknown group
+        # type, ...) is `plan.fixed`, returned before this is called.
         bucket: str | Unknown
-        if aggregation is not None:
-            group = self.defs.group_type_mapping.get(aggregation)
-            if group is None:
-                why = f"group type index {aggregation} is not in group_type_mapping"
-                return Undecided(flag.key, _R.UNKNOWN_GROUP_TYPE, why)
+        group = plan.group
+        if group is not None:
             group_key = self.ctx.groups.get(group)
             if not group_key:  # posthog-python: False, no server call
-                return _decided(flag, False, None, "group not passed", None)
+                return plan.no_group
             bucket = group_key
+        elif plan.by_device:
+            bucket = self.device_bucket(plan)
         else:
-            bucket = self.person_bucket(flag)
-        enrollment = self.enrollment(flag)
-        if enrollment is not None:
-            return enrollment
-        holdout = flag.holdout
-        if holdout is not None:
-            if isinstance(bucket, Unknown):
-                return _undecided(flag, bucket)
-            pct = holdout.exclusion_percentage
-            if pct >= 100 or holdout_hash(bucket) <= pct / 100:
-                return _decided(flag, holdout.variant, holdout.variant, "holdout", None)
-        return self.conditions(flag, bucket)
+            bucket = self.ctx.distinct_id
+        if plan.special:
+            flag = plan.flag
+            enrollment = self.enrollment(plan)
+            if enrollment is not None:
+                return enrollment
+            holdout = flag.holdout
+            if holdout is not None:
+                if isinstance(bucket, Unknown):
+                    return undecided(flag, bucket)
+                pct = holdout.exclusion_percentage
+                if pct >= 100 or holdout_hash(bucket) <= pct / 100:
+                    return decided(flag, holdout.variant, holdout.variant, "holdout", None)
+        if plan.plain and not isinstance(bucket, Unknown):
+            # A plain flag (every condition supported and bucketed like the flag) walks its
+            # conditions without the bookkeeping of `conditions` while each one is decided; at
+            # the first undecided one, `conditions` walks them all again. Until then nothing is
+            # pending, so the outcome is the one `conditions` would return.
+            # benchmarks: get_all_flags calls/s, get_feature_flag evals/s
+            key = plan.flag.key
+            hashed = -1.0  # the rollout hash, once needed (it lies in [0, 1])
+            out_of_rollout = False
+            for cond in plan.conditions:
+                check = cond.check
+                props = True if check is None else check(self)
+                if props is False:
+                    continue
+                if props is not True:
+                    break  # undecided
+                threshold = cond.threshold
+                if threshold is not None:
+                    if hashed < 0:
+                        hashed = bucket_hash(key, bucket)
+                    if hashed > threshold:
+                        if plan.flag.early_exit:
+                            return cond.out_of_rollout
+                        out_of_rollout = True
+                        continue
+                return cond.match or self.variant(cond, key, bucket)
+            else:
+                return plan.out_of_rollout if out_of_rollout else plan.no_match
+        return self.conditions(plan, bucket)
 
-    def person_bucket(self, flag: FlagDefinition) -> str | Unknown:
-        if flag.bucketing_identifier != "device_id":
-            return self.ctx.distinct_id
+    def person_bucket(self, plan: FlagPlan) -> str | Unknown:
+        return self.device_bucket(plan) if plan.by_device else self.ctx.distinct_id
+
+    def device_bucket(self, plan: FlagPlan) -> str | Unknown:
         device_id = self.ctx.device_id
         if device_id:
             return device_id
-        why = f"flag {flag.key!r} buckets by device_id but no device_id was passed"
+        why = f"flag {plan.flag.key!r} buckets by device_id but no device_id was passed"
         return Unknown(_R.MISSING_DEVICE_ID, why)
 
-    def enrollment(self, flag: FlagDefinition) -> FlagOutcome | None:
+    def enrollment(self, plan: FlagPlan) -> FlagOutcome | None:
         """Early-access enrollment, checked before holdouts and conditions as the server does.
         The enrollment lives in a person property; when it is not passed the stored one may
         decide, so the flag is undecided rather than guessed."""
+        flag = plan.flag
         if flag.feature_enrollment:
             key = f"$feature_enrollment/{flag.key}"
             enrolled = self.ctx.person_properties.get(key, _MISSING)
             if enrolled is _MISSING:
                 return Undecided(flag.key, _R.MISSING_PROPERTY, f"property {key!r} not passed")
             value = enrolled is True or enrolled == "true"
-            return _decided(flag, value, None, "feature enrollment", 0)
+            return decided(flag, value, None, "feature enrollment", 0)
         condition = flag.super_condition
         if condition is None or not condition.properties:
             return None
@@ -185,32 +219,36 @@ class _Run:
             why = f"early-access properties {keys!r} not passed"
             return Undecided(flag.key, _R.MISSING_PROPERTY, why)
         if condition.unsupported is not None:
-            return _undecided(flag, condition.unsupported)
-        matched = self.properties(condition.properties, None)
+            return undecided(flag, condition.unsupported)
+        check = plan.super_check
+        matched = True if check is None else check(self)
         if isinstance(matched, Unknown):
-            return _undecided(flag, matched)
+            return undecided(flag, matched)
         if matched:
-            bucket = self.person_bucket(flag)
+            bucket = self.person_bucket(plan)
             if isinstance(bucket, Unknown):
-                return _undecided(flag, bucket)
+                return undecided(flag, bucket)
             threshold = condition.threshold
             matched = threshold is None or bucket_hash(flag.key, bucket) <= threshold
-        return _decided(flag, matched, None, "feature enrollment", 0)
+        return decided(flag, matched, None, "feature enrollment", 0)
 
-    def conditions(self, flag: FlagDefinition, flag_bucket: str | Unknown) -> FlagOutcome:
+    def conditions(self, plan: FlagPlan, flag_bucket: str | Unknown) -> FlagOutcome:
         pending: list[bool | str | None] = []  # what each undecided condition could yield
         why: Unknown | None = None
         out_of_rollout = False
-        aggregation = flag.aggregation_group_type_index
-        for cond in flag.conditions:
-            c_agg = cond.aggregation_group_type_index
+        early_exit = plan.flag.early_exit
+        key = plan.flag.key
+        # The rollout hash of the last bucket hashed: conditions of one flag mostly share it.
+        # benchmarks: get_all_flags calls/s (one sha1 per flag and bucket)
+        hashed_bucket: str | None = None
+        hashed = 0.0
+        for cond in plan.conditions:
             bucket: str | Unknown
-            if c_agg is None or c_agg == aggregation:
-                c_agg = aggregation
+            group = cond.group
+            if group is None:
                 bucket = flag_bucket
-            else:  # mixed targeting: skip a condition whose group is unknown or not passed
-                group = self.defs.group_type_mapping.get(c_agg)
-                group_key = self.ctx.groups.get(group) if group is not None else None
+            else:  # mixed targeting: skip a condition whose group is not passed
+                group_key = self.ctx.groups.get(group)
                 if not group_key:
                     continue
                 bucket = group_key
@@ -218,7 +256,8 @@ class _Run:
                 why = worse(why, cond.unsupported)
                 pending.append(None)
                 continue
-            props = self.properties(cond.properties, c_agg)
+            check = cond.check
+            props = True if check is None else check(self)
             if props is False:
                 continue
             if isinstance(bucket, Unknown):
@@ -226,129 +265,74 @@ class _Run:
                 pending.append(None)  # no bucketing value: any outcome is possible
                 continue
             threshold = cond.threshold
-            in_rollout = threshold is None or bucket_hash(flag.key, bucket) <= threshold
+            if threshold is None:
+                in_rollout = True
+            else:
+                if bucket != hashed_bucket:
+                    hashed, hashed_bucket = bucket_hash(key, bucket), bucket
+                in_rollout = hashed <= threshold
             if props is True:
                 if in_rollout:
-                    value, variant = self.match_value(flag, cond, bucket)
+                    match = cond.match or self.variant(cond, key, bucket)
+                    value = match.value
                     if not pending or all(p == value for p in pending):
-                        return _decided(flag, value, variant, cond.match_reason, cond.index)
-                    return _undecided(flag, why)
+                        return match
+                    return undecided(plan.flag, why)
                 out_of_rollout = True
-                if flag.early_exit:
+                if early_exit:
                     if not pending or all(p is False for p in pending):
-                        return _decided(flag, False, None, "out of rollout", cond.index)
-                    return _undecided(flag, why)
+                        return cond.out_of_rollout
+                    return undecided(plan.flag, why)
                 continue
             why = worse(why, props)
             if in_rollout:
-                pending.append(self.match_value(flag, cond, bucket)[0])
-            elif flag.early_exit:
+                pending.append((cond.match or self.variant(cond, key, bucket)).value)
+            elif early_exit:
                 pending.append(False)  # would stop the evaluation with False if it matched
         if not pending or all(p is False for p in pending):
-            reason = "out of rollout" if out_of_rollout else "no condition matched"
-            return _decided(flag, False, None, reason, None)
-        return _undecided(flag, why)
+            return plan.out_of_rollout if out_of_rollout else plan.no_match
+        return undecided(plan.flag, why)
 
-    def match_value(
-        self, flag: FlagDefinition, cond: Condition, bucket: str
-    ) -> tuple[bool | str, str | None]:
-        if cond.variant_override is not None:
-            return cond.variant_override, cond.variant_override
-        if flag.variants:
-            h = bucket_hash(flag.key, bucket, "variant")
-            for variant in flag.variants:
-                if variant.lower <= h < variant.upper:
-                    return variant.key, variant.key
-        return True, None
+    @staticmethod
+    def variant(cond: ConditionPlan, key: str, bucket: str) -> Decided:
+        """A multivariate match: the variant the "variant" hash falls in, else True (a
+        condition's `match` is set when no hash is needed: an override, or no variants)."""
+        h = bucket_hash(key, bucket, "variant")
+        for lower, upper, outcome in cond.variants:
+            if lower <= h < upper:
+                return outcome
+        return cond.fallback
 
     # properties --------------------------------------------------------------------------
 
-    def properties(self, filters: tuple[Filter, ...], aggregation: int | None) -> Outcome:
-        """AND of a condition's filters: any False wins, then the most telling unknown."""
-        why: Unknown | None = None
-        for f in filters:
-            if isinstance(f, PropertyFilter):
-                result = self.property(f, aggregation)
-            elif isinstance(f, CohortFilter):
-                result = self.cohort(f, 0)
-                if isinstance(result, bool) and f.not_in:
-                    result = not result
-            elif isinstance(f, FlagDependency):
-                result = self.dependency(f)
-            else:
-                result = f.outcome
-            if result is False:
-                return False
-            if isinstance(result, Unknown):
-                why = worse(why, result)
-        return True if why is None else why
+    def cohort(self, cohort_id: str, depth: int) -> Outcome:
+        if depth or self.cache is not None:
+            return self._cohort(cohort_id, depth)
+        # Flags share cohorts: a condition's cohort is evaluated once per request. Without flag
+        # dependencies (whose cycle checks depend on the flag being evaluated) its outcome
+        # depends on the request's inputs alone. benchmarks: get_all_flags calls/s
+        memo = self.cohorts
+        if memo is None:
+            memo = self.cohorts = {}
+        found = memo.get(cohort_id)
+        if found is None:
+            found = memo[cohort_id] = self._cohort(cohort_id, 0)
+        return found
 
-    def property(self, f: PropertyFilter, aggregation: int | None) -> Outcome:
-        ctx = self.ctx
-        if f.type == "person" or (not f.type and aggregation is None):
-            value = ctx.person_properties.get(f.key, _MISSING)
-            if value is _MISSING and f.key == "distinct_id":
-                value = ctx.distinct_id
-        else:
-            index = f.group_type_index if f.group_type_index is not None else aggregation
-            group = self.defs.group_type_mapping.get(index) if index is not None else None
-            if group is None:
-                why = f"group property {f.key!r}: group type index {index} is unknown"
-                return Unknown(_R.UNKNOWN_GROUP_TYPE, why)
-            group_key = ctx.groups.get(group)
-            if not group_key:
-                why = f"group property {f.key!r} needs group {group!r}, which was not passed"
-                return Unknown(_R.MISSING_PROPERTY, why)
-            props = ctx.group_properties.get(group)
-            value = _MISSING if props is None else props.get(f.key, _MISSING)
-            if value is _MISSING and f.key == "$group_key":
-                value = group_key
-        if value is _MISSING:
-            return f.on_missing
-        return f.matcher(value, self.now)
-
-    def group(self, entry: GroupEntry, depth: int) -> Outcome:
-        """A cohort's property tree, in three-valued logic; `negation` inverts a leaf."""
-        if isinstance(entry, PropertyGroup):
-            if not entry.values:
-                return True  # an empty group matches, whether AND or OR
-            is_and = entry.type == "AND"
-            why: Unknown | None = None
-            for child in entry.values:
-                result = self.group(child, depth + 1)
-                if result is (not is_and):  # False decides an AND, True decides an OR
-                    return result
-                if isinstance(result, Unknown):
-                    why = worse(why, result)
-            return is_and if why is None else why
-        if isinstance(entry, PropertyFilter):
-            result = self.property(entry, None)  # cohorts are person-level
-        elif isinstance(entry, CohortFilter):
-            result = self.cohort(entry, depth + 1)
-            if isinstance(result, bool) and entry.not_in:
-                result = not result
-        elif isinstance(entry, FlagDependency):
-            result = self.dependency(entry)
-        else:
-            return entry.outcome
-        if isinstance(result, bool) and entry.negation:
-            return not result
-        return result
-
-    def cohort(self, f: CohortFilter, depth: int) -> Outcome:
+    def _cohort(self, cohort_id: str, depth: int) -> Outcome:
         if depth > MAX_DEPTH:
             return Unknown(_R.UNSUPPORTED_DEFINITION, "cohorts nested too deeply (or circular)")
-        node = self.defs.cohorts.get(f.cohort_id)
+        node = self.defs.cohort_checks.get(cohort_id)
         if node is None:
-            why = f"cohort {f.cohort_id} is not in the definitions (a static cohort)"
+            why = f"cohort {cohort_id} is not in the definitions (a static cohort)"
             return Unknown(_R.STATIC_COHORT, why)
-        return self.group(node, depth)
+        return node(self, depth)
 
     def dependency(self, f: FlagDependency) -> Outcome:
         key = f.flag_key
         if key in self.stack:
             return Unknown(_R.UNRESOLVED_DEPENDENCY, f"circular dependency on flag {key!r}")
-        parent = self.defs.flags.get(key)
+        parent = self.defs.plans.get(key)
         if parent is None:
             why = f"depends on flag {key!r}, which is not in the local definitions"
             return Unknown(_R.UNRESOLVED_DEPENDENCY, why)

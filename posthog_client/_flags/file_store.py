@@ -79,7 +79,9 @@ class FileStore:
 
     def _fence(self) -> int:
         try:
-            return int(self._path("fence").read_text("ascii").strip() or 0)
+            # bytes, then decode: ``read_text("ascii")`` would import a codec module on the
+            # poller's thread (a fork during that import breaks the child's imports)
+            return int(self._path("fence").read_bytes().decode("ascii").strip() or 0)
         except FileNotFoundError:
             return 0
 
@@ -93,7 +95,7 @@ class FileStore:
         if not self._fresh("version"):
             return None
         try:
-            return self._path("version").read_text("ascii", "replace").strip() or None
+            return self._path("version").read_bytes().decode("ascii", "replace").strip() or None
         except FileNotFoundError:
             return None
 

@@ -1,7 +1,8 @@
 """The frozen data of local flag evaluation (pure): parsed definitions and filters, the context a
 flag is evaluated for, and the two outcomes (decided, or undecided with a reason).
 
-`parse` builds the definitions once per download; `evaluation` reads them per flag check.
+`parse` builds the definitions once per download, with the plans `plan` compiles from them;
+`evaluation` runs those plans per flag check.
 """
 
 from __future__ import annotations
@@ -9,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 from .operators import Matcher
 from .unresolved import Outcome, Unknown, UnresolvedReason
+
+if TYPE_CHECKING:
+    from .plan import FlagPlan, GroupCheck
 
 MAX_DEPTH = 16  # nesting of property groups; deeper is unsupported (and bounds evaluation)
 
@@ -34,6 +38,7 @@ class PropertyFilter:
     negation: bool  # only honoured inside cohort property groups, as in PostHog
     matcher: Matcher  # also given None: a property passed as None is the JSON null
     on_missing: Unknown  # result when the property was not passed
+    reads_clock: bool = False  # a date operator: the matcher reads `now` (no other one does)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,10 @@ class Definitions:
     minimal_flag_called_events: bool = False
     loaded: bool = True  # False only for EMPTY_DEFINITIONS: nothing was ever loaded
     problems: tuple[str, ...] = ()  # what was dropped or marked unsupported, for logging
+    # What evaluation runs (`plan`), compiled from `flags`, `cohorts` and `group_type_mapping`.
+    plans: Mapping[str, FlagPlan] = field(default_factory=lambda: MappingProxyType({}))
+    cohort_checks: Mapping[str, GroupCheck] = field(default_factory=lambda: MappingProxyType({}))
+    has_dependencies: bool = True  # False: no flag depends on another (nothing to cache)
 
 
 EMPTY_DEFINITIONS = Definitions(

@@ -26,6 +26,7 @@ from .model import (
     Variant,
 )
 from .parse_filters import FilterParser, as_id, as_int, unsupported
+from .plan import compile_flag, group_check
 from .unresolved import Unknown, brief
 
 _MAX_PROBLEMS = 100
@@ -274,4 +275,9 @@ def parse_definitions(raw: object, etag: str | None = None, consume: bool = Fals
         etag=etag,
         minimal_flag_called_events=raw.get("minimal_flag_called_events") is True,
         problems=tuple(parser.problems),
+        plans=MappingProxyType({k: compile_flag(f, group_types) for k, f in flags.items()}),
+        cohort_checks=MappingProxyType(
+            {k: group_check(node, group_types) for k, node in cohorts.items()}
+        ),
+        has_dependencies=parser.has_dependencies,
     )

@@ -18,7 +18,7 @@ from .model import (
     PropertyFilter,
     PropertyGroup,
 )
-from .operators import build_matcher
+from .operators import DATE_OPERATORS, build_matcher
 from .unresolved import Unknown, UnresolvedReason, brief
 
 
@@ -47,6 +47,7 @@ class FilterParser:
     def __init__(self, matching_version: int, problem: Callable[[str], None]) -> None:
         self.matching_version = matching_version
         self.problem = problem
+        self.has_dependencies = False  # whether any flag dependency was parsed
 
     def filter(self, raw: object) -> Filter:
         if not isinstance(raw, dict):
@@ -88,6 +89,7 @@ class FilterParser:
             negation=negation,
             matcher=matcher,
             on_missing=Unknown(UnresolvedReason.MISSING_PROPERTY, missing),
+            reads_clock=operator in DATE_OPERATORS,
         )
 
     def cohort_filter(self, raw: dict[str, object], negation: bool) -> Filter:
@@ -118,6 +120,7 @@ class FilterParser:
         if not chain:
             # The server sends an empty chain for a circular dependency.
             return FixedFilter(Unknown(unresolved, f"circular dependency on {key!r}"))
+        self.has_dependencies = True
         return FlagDependency(key, value, negation)
 
     def group(self, raw: object, depth: int = 0) -> GroupEntry:

@@ -8,7 +8,7 @@ import datetime as dt
 import json
 import logging
 import time
-from typing import Any
+from typing import Any, Protocol, cast
 
 from .._config import Config
 from .._delivery.transport import HTTPResult, Transport
@@ -27,6 +27,16 @@ from .snapshot import Entry, FeatureFlagEvaluations
 logger = logging.getLogger("posthog_client")
 
 _RETRY_DELAY = 0.3
+
+
+class Answer(Protocol):
+    """A flag's answer for ``get_all_flags``: a local ``Decided`` or the server's record."""
+
+    @property
+    def value(self) -> FlagValue: ...
+
+    @property
+    def payload(self) -> str | None: ...
 
 
 class FlagResolver:
@@ -61,8 +71,13 @@ class FlagResolver:
 
     def value(self, key: str, query: Query, send_event: bool) -> FlagValue | None:
         """The flag's value only: the hot path of ``feature_enabled``/``get_feature_flag``,
-        which builds no result object when the flag is decided locally."""
-        outcome = evaluate_flag(self.definitions(), key, query.ctx, _now())
+        which builds no result object when the flag is decided locally (and reads the snapshot
+        without a call while it is loaded). benchmarks: get_feature_flag evals/s"""
+        poller = self._poller
+        defs = poller.snapshot if poller is not None else EMPTY_DEFINITIONS
+        if not defs.loaded:  # not loaded yet: wait for it (bounded) as everywhere else
+            defs = self.definitions()
+        outcome = evaluate_flag(defs, key, query.ctx, _now)
         if isinstance(outcome, Decided):
             if send_event:
                 self.events.report_local(outcome, query)
@@ -76,7 +91,7 @@ class FlagResolver:
         """The flag's result; None for a flag that exists nowhere (PostHog's sdk-specs
         `get-feature-flag-result.feature`), with the diagnosis in the debug log."""
         defs = self.definitions()
-        outcome = evaluate_flag(defs, key, query.ctx, _now())
+        outcome = evaluate_flag(defs, key, query.ctx, _now)
         if isinstance(outcome, Decided):
             result = local_result(outcome)
             if send_event:
@@ -132,18 +147,19 @@ class FlagResolver:
 
     # -- all flags ---------------------------------------------------------------------------------
 
-    def resolve_all(self, query: Query) -> dict[str, tuple[FlagValue, str | None]]:
-        """Every flag's (value, raw JSON payload): local first, then at most one remote call
-        for the flags local evaluation could not decide."""
+    def resolve_all(self, query: Query) -> dict[str, Answer]:
+        """Every flag's answer (its ``value`` and raw JSON ``payload``): local first, then at
+        most one remote call for the flags local evaluation could not decide."""
         defs = self.definitions()
-        results: dict[str, tuple[FlagValue, str | None]] = {}
+        results: dict[str, Answer] = {}
         undecided: list[str] = []
         if defs.loaded:
-            for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
-                if isinstance(outcome, Decided):
-                    results[key] = (outcome.value, outcome.payload)
-                else:
-                    undecided.append(key)
+            outcomes = evaluate_flags(defs, query.ctx, _now)
+            undecided = [key for key, outcome in outcomes.items() if type(outcome) is Undecided]
+            if undecided:
+                results = {k: o for k, o in outcomes.items() if isinstance(o, Decided)}
+            else:  # every outcome is a Decided: the outcomes are the answers, as they are
+                results = cast("dict[str, Answer]", outcomes)  # benchmarks: get_all_flags
         if query.only_evaluate_locally or (defs.loaded and not undecided):
             return results
         logger.debug(
@@ -157,7 +173,7 @@ class FlagResolver:
             return results  # what could be decided locally
         for key, record in remote.flags.items():
             if not record.failed:
-                results.setdefault(key, (record.value, record.payload))
+                results.setdefault(key, record)
         return results
 
     def evaluate(self, query: Query, flag_keys: list[str] | None) -> FeatureFlagEvaluations:
@@ -168,7 +184,7 @@ class FlagResolver:
         local: dict[str, Entry] = {}
         undecided: dict[str, Undecided] = {}
         if defs.loaded or flag_keys is not None:
-            for key, outcome in evaluate_flags(defs, query.ctx, _now(), flag_keys).items():
+            for key, outcome in evaluate_flags(defs, query.ctx, _now, flag_keys).items():
                 if isinstance(outcome, Decided):
                     local[key] = Entry(local_result(outcome))
                 else:
@@ -231,7 +247,7 @@ class FlagResolver:
         defs = self.definitions(wait=wait)
         values: dict[str, FlagValue] = {}
         if defs.loaded:
-            for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
+            for key, outcome in evaluate_flags(defs, query.ctx, _now).items():
                 if isinstance(outcome, Decided):
                     values[key] = outcome.value
         elif not wait:
@@ -250,7 +266,7 @@ class FlagResolver:
         defs = self.definitions()
         results: dict[str, FlagResult] = {}
         undecided: dict[str, Undecided] = {}
-        for key, outcome in evaluate_flags(defs, query.ctx, _now()).items():
+        for key, outcome in evaluate_flags(defs, query.ctx, _now).items():
             if isinstance(outcome, Decided):
                 results[key] = local_result(outcome)
             else:
@@ -295,5 +311,9 @@ def _error_code(result: HTTPResult) -> str | None:
     return f"api_error_{result.status}"
 
 
+_UTC = dt.timezone.utc
+
+
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    """The evaluator's clock: it reads it only for a date filter."""
+    return dt.datetime.now(_UTC)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from .poller import DefinitionsPoller
     from .query import Query
     from .reporting import Emit
-    from .resolver import FlagResolver
+    from .resolver import Answer, FlagResolver
     from .snapshot import FeatureFlagEvaluations
 
 logger = logging.getLogger("posthog_client")
@@ -137,13 +137,14 @@ class FlagService:
         if key is not None and (type(key) is not str or not key):
             raise InvalidCall(f"key must be a non-empty string, got {key!r:.40}")
         context = _context.current()
-        if distinct_id is None:
-            distinct_id = context.distinct_id
+        if context is not _context.EMPTY:  # outside any context there is nothing to merge
             if distinct_id is None:
-                raise InvalidCall("no distinct_id given, and none in the context")
-        if context.device_id is not None and options.get("device_id") is None:
-            options = {**options, "device_id": context.device_id}
-        options = _context.flag_options(context, options)
+                distinct_id = context.distinct_id
+            if context.device_id is not None and options.get("device_id") is None:
+                options = {**options, "device_id": context.device_id}
+            options = _context.flag_options(context, options)
+        if distinct_id is None:
+            raise InvalidCall("no distinct_id given, and none in the context")
         make_query = self._make_query
         if make_query is None:
             self._setup()
@@ -207,8 +208,8 @@ class FlagService:
 
     def all(
         self, distinct_id: object, options: Mapping[str, Any], keys: object = None
-    ) -> dict[str, tuple[FlagValue, str | None]]:
-        """Every flag's (value, raw payload); only ``keys`` when given."""
+    ) -> dict[str, Answer]:
+        """Every flag's answer (``value``, raw ``payload``); only ``keys`` when given."""
         if keys is not None and (
             not isinstance(keys, (list, tuple, set, frozenset))
             or not all(isinstance(k, str) for k in keys)

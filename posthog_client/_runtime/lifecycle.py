@@ -15,6 +15,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import random
 import time
 import weakref
 from collections.abc import Callable
@@ -101,6 +102,10 @@ def add_client(client: object) -> None:
 def _after_fork_in_child() -> None:
     global _pid
     _pid = os.getpid()
+    # A fork without Python's at-fork hooks (uWSGI's workers) skips the reseed `random` does in
+    # its own hook: every worker would draw the master's random stream, so the random bits of
+    # their event uuids would repeat across workers. (Harmless twice after an os.fork().)
+    random.seed()
     for obj in list(_fork_aware):
         try:
             obj.reset_after_fork()
