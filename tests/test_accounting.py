@@ -245,3 +245,54 @@ def test_a_large_download_never_holds_its_raw_json_and_snapshot_in_full_together
     assert len(snapshot.flags) == 1500
     # Without `consume` the peak is the decoded JSON plus the whole snapshot.
     assert peak < kept + 0.25 * decoded, (decoded, kept, peak)
+
+
+def test_events_queued_during_a_request_are_encoded_meanwhile_and_a_flush_waits_for_both() -> None:
+    """While a batch's answer is awaited, the consumer encodes the events queued behind it (up to
+    a flush marker, never past one): a flush still waits for the batch in flight."""
+    with FakePostHog() as fake, fake.serve() as url:
+        fake.delay(0.6, times=1)
+        client = fake.client(host=url, session=None, flush_at=2, flush_interval=0.05)
+        client.capture("u1", "a")
+        client.capture("u1", "b")  # a full batch: sent at once, its answer comes late
+        deadline = time.monotonic() + 5
+        while not fake.capture_requests and time.monotonic() < deadline:
+            time.sleep(0.005)
+        client.capture("u1", "c")  # queued while the first batch is in flight
+        started = time.monotonic()
+        assert client.flush(timeout=5)
+        assert time.monotonic() - started > 0.3  # it waited for the late answer
+        stats = client.stats()
+        assert (stats.sent, stats.pending, stats.dropped_total) == (3, 0, 0)
+        client.capture("u1", "d")
+        assert client.flush(timeout=5)
+        assert sorted(fake.events.names()) == ["a", "b", "c", "d"]
+        client.shutdown(timeout=1)
+
+
+def test_encoding_during_a_request_stops_at_a_marker_or_a_deferred_event() -> None:
+    """What the consumer encodes while an answer is awaited never goes past a flush or stop
+    marker (a flush waits for the batches outstanding when it was asked, the one in flight
+    included, so the marker is handled once that batch is settled), nor past an event whose
+    completion may wait (``send_feature_flags``): only captured events are taken then."""
+    from posthog_client._delivery.consumer import _Flush
+    from posthog_client._delivery.encoding import Deferred
+    from posthog_client._events import messages
+
+    with FakePostHog() as fake:
+        client = fake.client(flush_at=10)
+        consumer = client._consumer
+        event = messages.capture("u1", "e", {}, None, None, 1)
+        marker = _Flush()
+        consumer._queue.extend([event, event, marker, event])
+        consumer._pull(waiting=True)
+        assert list(consumer._queue) == [marker, event]
+        assert consumer._outbox.building == 2 and consumer._flushes == []
+        consumer._pull()
+        assert not consumer._queue and consumer._flushes == [marker]
+        assert consumer._outbox.building == 1 and len(marker.waiting) == 1
+        deferred = Deferred(lambda: None)
+        consumer._queue.extend([event, deferred, event])
+        consumer._pull(waiting=True)
+        assert list(consumer._queue) == [deferred, event]
+        assert consumer._outbox.building == 2

@@ -315,3 +315,23 @@ def test_default_timestamp_matches_the_uuid_time(fake: FakePostHog) -> None:
     assert uid is not None
     stamp = dt.datetime.fromisoformat(fake.events[0]["timestamp"]).timestamp()
     assert abs(stamp - uuid7_time(uuid.UUID(uid).int)) < 1e-5
+
+
+def test_what_capture_sends_is_the_properties_at_the_call(fake: FakePostHog) -> None:
+    """The caller may change or reuse its dicts once capture() returns: the event keeps what
+    they held at the call (flat properties, nested values and groups alike)."""
+    client = fake.client()
+    flat = {"plan": "pro", "n": 1}
+    nested = {"tags": ["a"], "meta": {"k": "v"}}
+    groups = {"company": "acme"}
+    client.capture("u1", "flat", flat, groups=groups)
+    client.capture("u1", "nested", nested)
+    flat["plan"], flat["extra"] = "changed", True
+    nested["tags"].append("b")
+    nested["meta"]["k"] = "changed"
+    groups["company"] = "changed"
+    assert client.flush()
+    assert [e["properties"] for e in sent(fake, 2)] == [
+        {"plan": "pro", "n": 1, "$groups": {"company": "acme"}},
+        {"tags": ["a"], "meta": {"k": "v"}},
+    ]

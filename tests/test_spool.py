@@ -170,6 +170,36 @@ def test_a_healthy_posthog_never_touches_the_disk(tmp_path: Path, fake: FakePost
     assert client.stats().spooled == 0 and len(fake.events) == 2000
 
 
+def test_capture_does_the_same_work_with_a_spool_configured(tmp_path: Path) -> None:
+    """The spool costs capture() nothing: the caller's thread makes the same function calls
+    with ``spool_path`` set as without (counted, not timed; within 5%: whether a call wakes
+    the consumer depends on how far it has got, a few calls either way)."""
+
+    def calls_per_capture(**options: Any) -> int:
+        with FakePostHog() as fake:
+            client = fake.client(flush_at=1000, **options)
+            client.capture("u0", "warm up", {"i": 0})  # starts the consumer
+            count = 0
+
+            def profile(frame: Any, event: str, arg: Any) -> None:
+                nonlocal count
+                if event in ("call", "c_call"):
+                    count += 1
+
+            sys.setprofile(profile)
+            try:
+                for i in range(50):
+                    client.capture("u1", "e", {"i": i, "plan": "pro"}, groups={"company": "c"})
+            finally:
+                sys.setprofile(None)
+            client.shutdown(timeout=2)
+            return count
+
+    plain, spooled = calls_per_capture(), calls_per_capture(spool_path=tmp_path / "spool.sqlite3")
+    assert spooled <= plain * 1.05, (spooled, plain)
+    assert not (tmp_path / "spool.sqlite3").exists()
+
+
 def test_the_spool_file_is_private_and_holds_no_key(tmp_path: Path, fake: FakePostHog) -> None:
     spool = tmp_path / "spool.sqlite3"
     fake.fail(status=503, times=None)

@@ -12,6 +12,7 @@ At the end the run checks that the sink received every event.
 
 from __future__ import annotations
 
+import sys
 import time
 import uuid
 from typing import Any
@@ -64,6 +65,29 @@ def _latency_loop(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]
     return samples
 
 
+def _calls_per_capture(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]) -> float:
+    """Python and C function calls made on the caller's thread per capture(): a count, free of
+    the machine's noise, of the work a call does (``sys.setprofile`` sees this thread only)."""
+    count = 0
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        nonlocal count
+        if event in ("call", "c_call"):
+            count += 1
+
+    capture = client.capture
+    sys.setprofile(profile)
+    try:
+        for distinct_id, properties in items:
+            if sdk == "ours":
+                capture(distinct_id, EVENT_NAME, properties, groups=GROUPS)
+            else:
+                capture(EVENT_NAME, distinct_id=distinct_id, properties=properties, groups=GROUPS)
+    finally:
+        sys.setprofile(None)
+    return count / len(items)
+
+
 def _json_dumps_us(items: list[tuple[str, dict[str, Any]]]) -> float:
     """The reference limit: ``json.dumps`` of each event as PostHog receives it (name, person,
     properties with ``$groups``, timestamp, uuid), per call, in the same loop shape."""
@@ -90,7 +114,7 @@ def _json_dumps_us(items: list[tuple[str, dict[str, Any]]]) -> float:
 
 def main() -> None:
     parser = base_parser(__doc__ or "")
-    parser.add_argument("--mode", choices=("mean", "latency"), required=True)
+    parser.add_argument("--mode", choices=("mean", "latency", "calls"), required=True)
     parser.add_argument("--sink", required=True)
     parser.add_argument("--calls", type=int, default=20_000)
     parser.add_argument(
@@ -125,14 +149,17 @@ def main() -> None:
         elapsed = _mean_loop(args.sdk, client, items)
         result["mean_us"] = elapsed / args.calls * 1e6
         result["json_dumps_us"] = _json_dumps_us(items)
+    elif args.mode == "calls":
+        result["calls_per_capture"] = _calls_per_capture(args.sdk, client, items[:1000])
+        result["calls"] = 1000
     else:
         samples = sorted(_latency_loop(args.sdk, client, items))
         result["p50_us"] = percentile(samples, 0.50) / 1000
         result["p99_us"] = percentile(samples, 0.99) / 1000
         result["max_us"] = samples[-1] / 1000
-    got = wait_for(args.sink, prefix, WARMUP + args.calls, timeout=120)
+    got = wait_for(args.sink, prefix, WARMUP + result["calls"], timeout=120)
     result["delivered"] = got["count"] - WARMUP
-    result["complete"] = got["count"] == WARMUP + args.calls
+    result["complete"] = got["count"] == WARMUP + result["calls"]
     if args.spool:  # healthy: the spool file is never written
         import os
 

@@ -23,20 +23,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._config import MAX_EVENT_BYTES, Config
-from .._events.messages import Pending
+from .._config import Config
+from .._events.messages import Pending, is_pending
 from .._runtime import internal as _internal
 from .._runtime import lifecycle as _lifecycle
-from .._runtime.logs import RateLimitedLog
 from .._types import Stats
 from .backlog import Backlog
 from .batches import Batch
-from .encoding import Deferred, encode_within, finalize
+from .compose import Writer
+from .encoding import Deferred
 from .ledger import Ledger, OnErrorSource
 from .sender import Sender
 from .spool import Spool, fingerprint
 from .transport import Transport
-from .wire import V1, v1_event
 
 logger = logging.getLogger("posthog_client")
 
@@ -84,7 +83,7 @@ class Consumer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._inline = self._config.sync_mode
-        self._log = RateLimitedLog()
+        self._encode = Writer(self._static, self._config, self.ledger).write
         self.ledger.reset()
         self._backlog = Backlog(self._config, self.ledger, self.spool)
         self._outbox = self._backlog.outbox
@@ -308,9 +307,17 @@ class Consumer:
         time.sleep(wait)
         return True
 
-    def _pull(self) -> None:
+    def _pull_events(self) -> None:
+        try:
+            self._pull(waiting=True)
+        except Exception as exc:  # never expected: reported, and the request goes on
+            _internal.report(exc)
+
+    def _pull(self, waiting: bool = False) -> None:
         """Move queued events into batches, encoding them here, off the callers' threads, in
-        chunks (the lock is not held while encoding)."""
+        chunks (the lock is not held while encoding). ``waiting``: a batch is in flight, so
+        stop at anything but a captured event: a flush or stop marker (a flush waits for the
+        batch in flight too), or an event whose completion may wait (``Deferred``)."""
         pulled = 0
         while self._queue and pulled < self._config.flush_at:
             with self._lock:
@@ -319,7 +326,9 @@ class Consumer:
                 chunk: list[Any] = []
                 while self._queue and len(chunk) < 16:
                     item = self._queue.popleft()
-                    if chunk and isinstance(item, (_Flush, _Stop)):
+                    if (waiting and not is_pending(item)) or (
+                        chunk and isinstance(item, (_Flush, _Stop))
+                    ):
                         self._queue.appendleft(item)  # after the events before it are batched
                         break
                     if isinstance(item, _Flush):
@@ -340,35 +349,15 @@ class Consumer:
                     if entry is not None:
                         self._outbox.add(*entry)
                 self._holding = []
+            if not chunk:  # the queue was empty, or begins with a marker left for later
+                break
             pulled += len(chunk)
             time.sleep(0)  # let callers' threads have the GIL: capture() must not wait on us
         self.ledger.drained()
 
-    def _encode(self, item: dict[str, Any] | Pending | Deferred) -> tuple[bytes, str] | None:
-        if isinstance(item, Deferred):
-            completed = item.complete()
-            if completed is None:
-                self.ledger.discard("before_send")
-                return None
-            message = finalize(completed, self._static)
-        else:
-            message = finalize(item, self._static)
-        if self._config.capture_mode == V1:
-            message = v1_event(message)
-        data, trimmed = encode_within(message, MAX_EVENT_BYTES)
-        if data is None:
-            self.ledger.drop([message], "oversize", "encoded size over 900 KiB")
-            return None
-        if trimmed:
-            self._log.warning(
-                "trimmed",
-                "event %r was over 900 KiB; long strings were shortened",
-                message["event"],
-            )
-        return data, str(message.get("uuid"))
-
     def _send(self, batch: Batch) -> None:
-        result = self._sender.post(batch)
+        # While PostHog reads the batch, encode the next events (benchmarks: end-to-end events/s).
+        result = self._sender.post(batch, while_waiting=self._pull_events)
         self.ledger.request()
         with self._lock:
             if self._abandoned:  # shutdown counted this batch as unknown; the answer says more

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from .._events.messages import Pending, format_epoch
+from .._events.messages import Pending, expand, format_epoch, is_pending
 from .._events.sanitize import clean_value, fix_text
 
 TRUNCATED_MARK = "…[truncated by posthog-client]"
@@ -32,8 +32,8 @@ def finalize(message: dict[str, Any] | Pending, static: Mapping[str, Any]) -> di
     """
     if type(message) is FinalEvent:
         return message
-    if type(message) is Pending:
-        message = message.expand()
+    if is_pending(message):
+        message = expand(message)
     assert isinstance(message, dict)
     stamp = message.get("timestamp")
     if type(stamp) is float:
@@ -86,12 +86,12 @@ def decode_events(events: Sequence[bytes | dict[str, Any] | Pending]) -> list[di
     """Events back as dicts, for ``on_error`` (they carry no keys)."""
     out = []
     for event in events:
-        if isinstance(event, Pending):
-            out.append(event.expand())
+        if is_pending(event):
+            out.append(expand(event))
         elif isinstance(event, dict):
             out.append(event)
         else:
-            out.append(json.loads(event))
+            out.append(json.loads(cast(bytes, event)))
     return out
 
 

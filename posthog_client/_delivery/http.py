@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -40,12 +40,13 @@ _local = threading.local()
 class _Call:
     """What one request on this thread needs its connections to know."""
 
-    __slots__ = ("connections", "deadline", "sent")
+    __slots__ = ("connections", "deadline", "sent", "while_waiting")
 
-    def __init__(self, deadline: float) -> None:
+    def __init__(self, deadline: float, while_waiting: Callable[[], None] | None) -> None:
         self.connections: list[Any] = []
         self.deadline = deadline  # time.monotonic() value
         self.sent = False  # the request (headers and body) was written completely
+        self.while_waiting = while_waiting  # run once, between sending and reading the answer
 
 
 class _Tracked:
@@ -63,6 +64,9 @@ class _Tracked:
         result = super().request(*args, **kwargs)  # type: ignore[misc]
         if call is not None:
             call.sent = True
+            work, call.while_waiting = call.while_waiting, None
+            if work is not None:
+                work()
         return result
 
     def _new_conn(self) -> socket.socket:
@@ -298,9 +302,12 @@ def send(
     body: bytes | None,
     params: Mapping[str, str] | None,
     deadline: float,
+    while_waiting: Callable[[], None] | None = None,
 ) -> Answer:
-    """One request, through a ``requests`` session (yours, or the fake's) or our own pool."""
-    call = _Call(time.monotonic() + deadline)
+    """One request, through a ``requests`` session (yours, or the fake's) or our own pool.
+    ``while_waiting``: work to do once the request is sent, before its answer is read (through
+    our own pool only: elsewhere it is not run)."""
+    call = _Call(time.monotonic() + deadline, while_waiting)
     fired = threading.Event()
     _local.call = call
     token = _watchdog.arm(deadline, call.connections, fired)

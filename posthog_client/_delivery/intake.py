@@ -96,9 +96,11 @@ class Intake:
             return None
         message: Any = build()
         if geoip is not None:
-            props = (
-                message.properties if type(message) is messages.Pending else message["properties"]
-            )
+            if messages.is_pending(message):
+                props = messages.pending_properties(message)
+                message = messages.with_properties(message, props)
+            else:
+                props = message["properties"]
             props["$geoip_disable"] = check_geoip(geoip)
         if enrich is not None:
             message = self._deferred(message, enrich)
@@ -110,7 +112,7 @@ class Intake:
         if not self._consumer.put(message):
             return None
         if logger.isEnabledFor(logging.DEBUG):
-            name = message.event if type(message) is messages.Pending else method
+            name = message[0] if messages.is_pending(message) else method
             logger.debug("posthog_client: queued %r (uuid %s)", name, uid)
         return uid
 

@@ -41,8 +41,9 @@ class Sender:
         self.ledger = ledger
         self._rng = random.Random()
 
-    def post(self, batch: Batch) -> HTTPResult:
-        """Send one attempt of ``batch`` (v1 headers and ids stay the same across attempts)."""
+    def post(self, batch: Batch, while_waiting: Callable[[], None] | None = None) -> HTTPResult:
+        """Send one attempt of ``batch`` (v1 headers and ids stay the same across attempts);
+        ``while_waiting`` may run while the answer is awaited (``Transport.post``)."""
         config = self._config
         batch.attempts += 1
         now = time.time()
@@ -56,7 +57,12 @@ class Sender:
         else:
             body = v0_body(config.api_key, batch.events, now, config.historical_migration)
         result = self._transport.post(
-            PATHS[protocol], body, deadline=config.timeout, compress=config.gzip, headers=headers
+            PATHS[protocol],
+            body,
+            deadline=config.timeout,
+            compress=config.gzip,
+            headers=headers,
+            while_waiting=while_waiting,
         )
         if logger.isEnabledFor(logging.DEBUG):
             keys = (config.api_key, config.personal_api_key)

@@ -35,6 +35,8 @@ _BOOL_OPTIONS = {
 _STRING_OPTIONS = {"$product_tour_id": "product_tour_id"}
 _ROOT_STRINGS = {"$session_id": "session_id", "$window_id": "window_id"}
 _SERVER_DERIVED = ("$lib", "$lib_version")  # from the PostHog-Sdk-Info header
+# Every property v1_event takes out of the properties.
+V1_LIFTED = frozenset({*_BOOL_OPTIONS, *_STRING_OPTIONS, *_ROOT_STRINGS})
 
 
 def _as_bool(value: object) -> bool | None:
