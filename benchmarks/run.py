@@ -424,7 +424,6 @@ def bench_flags(settings: Settings) -> list[Row]:
             {"ours": ours, "theirs": theirs},
             "evals_per_s",
             True,
-            target=3.0,
             note=note,
         ),
         _row(
@@ -440,9 +439,9 @@ def bench_flags(settings: Settings) -> list[Row]:
             {"ours": ours, "theirs": theirs},
             "all_per_s",
             True,
-            target=4.0,
         ),
     ]
+    rows += _flags_paired(settings, reps, users)
     if ours and theirs:
         percent, count = _agreement(ours[0], theirs[0])
         rows.append(
@@ -453,6 +452,48 @@ def bench_flags(settings: Settings) -> list[Row]:
                 100.0,
                 higher_is_better=True,
                 compared=False,
+            )
+        )
+    return rows
+
+
+def _flags_paired(settings: Settings, reps: int, users: str) -> list[Row]:
+    """Scenario 3b: both SDKs in one process taking turns chunk by chunk (the targets' rows:
+    the CPU speed a process gets drifts too much between two processes for their ratio)."""
+    if not settings.have_theirs:
+        return []
+    results: list[dict[str, Any]] = []
+    for rep in range(reps):
+        first = "ours" if rep % 2 == 0 else "theirs"
+        result = _child("flags_paired", "--sdk", first, "--users", users)
+        settings.raw.setdefault("flags-paired", []).append({"first": first, **result})
+        if "error" in result:
+            _log(f"  flags-paired     {first:<6} run {rep + 1}/{reps}: ERROR {result['error']}")
+            continue
+        _log(
+            f"  flags-paired     {first:<6} run {rep + 1}/{reps}: "
+            f"{result['evals_ratio']:.2f}x evals ({result['evals_per_s']:.0f} vs "
+            f"{result['theirs_evals_per_s']:.0f}/s), {result['all_ratio']:.2f}x get_all_flags "
+            f"({result['all_per_s']:.0f} vs {result['theirs_all_per_s']:.0f}/s)"
+        )
+        results.append(result)
+    rows = []
+    for metric, key, ratio, target in (
+        ("get_feature_flag evals/s, one process, turns", "evals_per_s", "evals_ratio", 3.0),
+        ("get_all_flags calls/s, one process, turns", "all_per_s", "all_ratio", 4.0),
+    ):
+        theirs_key = "theirs_" + key
+        rows.append(
+            Row(
+                "3b local flags",
+                metric,
+                _median(results, key),
+                _median(results, theirs_key),
+                higher_is_better=True,
+                target=target,
+                ours_range=_span(results, key),
+                theirs_range=_span(results, theirs_key),
+                paired=tuple(r[ratio] for r in results),
             )
         )
     return rows
@@ -547,6 +588,10 @@ def bench_burst(settings: Settings) -> list[Row]:
     lines = {
         sdk: max((r["warning_lines"] for r in rs), default=None) for sdk, rs in results.items()
     }
+    collections = {
+        sdk: max((r.get("full_collections", 0) for r in rs), default=None)
+        for sdk, rs in results.items()
+    }
     return [
         Row(
             "6 burst 50k into 10k",
@@ -564,6 +609,14 @@ def bench_burst(settings: Settings) -> list[Row]:
             lines.get("ours"),
             lines.get("theirs"),
             higher_is_better=False,
+        ),
+        Row(
+            "6 burst 50k into 10k",
+            "full garbage collections during a burst (most in a run)",
+            collections.get("ours"),
+            collections.get("theirs"),
+            higher_is_better=False,
+            compared=False,
         ),
         Row(
             "6 burst 50k into 10k",
