@@ -183,13 +183,21 @@ def test_a_process_interrupted_during_an_outage_counts_every_event() -> None:
         """
     )
     process = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-X", "faulthandler", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     time.sleep(0.5)  # a few failed attempts
     process.send_signal(signal.SIGINT)
-    out, err = process.communicate(timeout=30)
+    try:
+        out, err = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:  # (seen once under load): show where every thread was
+        process.send_signal(signal.SIGABRT)
+        out, err = process.communicate(timeout=10)
+        pytest.fail(f"the interrupted process did not exit; its threads:\n{err[-8000:]}")
     import json
 
     report = json.loads(out.strip().splitlines()[-1])
