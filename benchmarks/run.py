@@ -309,36 +309,31 @@ def _capture_with_spool(settings: Settings, reps: int) -> list[Row]:
     ours_only = Settings(settings.quick, False, settings.raw)
     results: dict[str, list[dict[str, Any]]] = {"plain": [], "spool": []}
     counts: dict[str, list[dict[str, Any]]] = {"plain": [], "spool": []}
+
+    def one(sink: str, mode: str, measure: str, show: Callable[[dict[str, Any]], str]) -> Any:
+        extra = ["--spool"] if mode == "spool" else []
+        runs = _repeat(
+            ours_only,
+            f"capture-{measure}-{mode}",
+            1,
+            lambda sdk: _child("capture", "--sdk", sdk, "--mode", measure, "--sink", sink, *extra),
+            show,
+        )
+        return runs["ours"]
+
     with _sink() as sink:
         for rep in range(reps):
             for mode in ("plain", "spool") if rep % 2 == 0 else ("spool", "plain"):
-                extra = ["--spool"] if mode == "spool" else []
-
-                def run(sdk: str, extra: list[str] = extra) -> dict[str, Any]:
-                    return _child("capture", "--sdk", sdk, "--mode", "mean", "--sink", sink, *extra)
-
-                runs = _repeat(
-                    ours_only,
-                    f"capture-mean-{mode}",
-                    1,
-                    run,
+                results[mode] += one(
+                    sink,
+                    mode,
+                    "mean",
                     lambda r: f"{r['mean_us']:.2f} us/call, spool file: {r.get('spool_written')}",
                 )
-                results[mode] += runs["ours"]
         for mode in ("plain", "spool"):
-            extra = ["--spool"] if mode == "spool" else []
-
-            def count(sdk: str, extra: list[str] = extra) -> dict[str, Any]:
-                return _child("capture", "--sdk", sdk, "--mode", "calls", "--sink", sink, *extra)
-
-            runs = _repeat(
-                ours_only,
-                f"capture-calls-{mode}",
-                1,
-                count,
-                lambda r: f"{r['calls_per_capture']:.1f} calls/capture()",
+            counts[mode] += one(
+                sink, mode, "calls", lambda r: f"{r['calls_per_capture']:.1f} calls/capture()"
             )
-            counts[mode] += runs["ours"]
     spool = _median(results["spool"], "mean_us")
     written = any(r.get("spool_written") for r in results["spool"] + counts["spool"])
     # The median of the per-pair ratios (each pair ran back to back), as for the other ratios.

@@ -15,11 +15,11 @@ consumer is idle during a turn while its own is live and competes for the GIL, a
 from __future__ import annotations
 
 import statistics
-import time
 import uuid
 from typing import Any
 
-from benchmarks._common import EVENT_NAME, GROUPS, base_parser, emit, event_pool, make_client
+from benchmarks._common import base_parser, emit, event_pool, make_client
+from benchmarks.scenarios.capture import _mean_loop
 from benchmarks.sink import wait_for
 
 WARMUP = 500
@@ -28,19 +28,8 @@ TURNS = 10
 
 
 def _turn(sdk: str, client: Any, items: list[tuple[str, dict[str, Any]]]) -> float:
-    """Mean seconds per call of one turn."""
-    capture = client.capture
-    groups = GROUPS
-    name = EVENT_NAME
-    if sdk == "ours":
-        started = time.perf_counter()
-        for distinct_id, properties in items:
-            capture(distinct_id, name, properties, groups=groups)
-        return (time.perf_counter() - started) / len(items)
-    started = time.perf_counter()
-    for distinct_id, properties in items:
-        capture(name, distinct_id=distinct_id, properties=properties, groups=groups)
-    return (time.perf_counter() - started) / len(items)
+    """Mean seconds per call of one turn (scenario 1's loop)."""
+    return _mean_loop(sdk, client, items) / len(items)
 
 
 def _flush(sdk: str, client: Any) -> None:

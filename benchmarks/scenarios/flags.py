@@ -102,6 +102,35 @@ def definitions_server(payload: dict[str, Any]) -> Iterator[_DefinitionsServer]:
         server.server_close()
 
 
+Call = tuple[str, str, dict[str, Any], dict[str, str], dict[str, dict[str, Any]]]
+
+
+def check_flags(get_flag: Any, calls: list[Call]) -> None:
+    """The measured single-flag call, once per (key, distinct id, properties, groups) entry."""
+    for key, did, person, groups, group_props in calls:
+        get_flag(
+            key,
+            did,
+            person_properties=person,
+            groups=groups,
+            group_properties=group_props,
+            only_evaluate_locally=True,
+            send_feature_flag_events=False,
+        )
+
+
+def check_all(get_all: Any, users: list[dict[str, Any]]) -> None:
+    """The measured all-flags call, once per user."""
+    for u in users:
+        get_all(
+            u["distinct_id"],
+            person_properties=u["person_properties"],
+            groups=u["groups"],
+            group_properties=u["group_properties"],
+            only_evaluate_locally=True,
+        )
+
+
 def _jsonable(value: Any) -> Any:
     return value if value is None or isinstance(value, (bool, str)) else repr(value)
 
@@ -171,16 +200,7 @@ def main() -> None:
             for start in range(0, len(calls), CHUNK):
                 chunk = calls[start : start + CHUNK]
                 began = time.perf_counter()
-                for key, did, person, groups, group_props in chunk:
-                    get_flag(
-                        key,
-                        did,
-                        person_properties=person,
-                        groups=groups,
-                        group_properties=group_props,
-                        only_evaluate_locally=True,
-                        send_feature_flag_events=False,
-                    )
+                check_flags(get_flag, chunk)
                 rates.append(len(chunk) / (time.perf_counter() - began))
                 if deadline.expired():
                     break
@@ -216,14 +236,7 @@ def main() -> None:
             for start in range(0, len(users), ALL_CHUNK):
                 chunk_users = users[start : start + ALL_CHUNK]
                 began = time.perf_counter()
-                for u in chunk_users:
-                    get_all(
-                        u["distinct_id"],
-                        person_properties=u["person_properties"],
-                        groups=u["groups"],
-                        group_properties=u["group_properties"],
-                        only_evaluate_locally=True,
-                    )
+                check_all(get_all, chunk_users)
                 all_rates.append(len(chunk_users) / (time.perf_counter() - began))
                 if deadline.expired():
                     break

@@ -16,6 +16,7 @@ more.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 import warnings
@@ -30,6 +31,8 @@ from benchmarks.scenarios.flags import (
     BUDGET_S,
     CHUNK,
     PASSES,
+    check_all,
+    check_flags,
     definitions_server,
 )
 
@@ -79,36 +82,10 @@ def main() -> None:
         ]
 
         def single(sdk: str) -> Callable[[Any], None]:
-            get_flag = clients[sdk].get_feature_flag
-
-            def run(chunk: Any) -> None:
-                for key, did, person, groups, group_props in chunk:
-                    get_flag(
-                        key,
-                        did,
-                        person_properties=person,
-                        groups=groups,
-                        group_properties=group_props,
-                        only_evaluate_locally=True,
-                        send_feature_flag_events=False,
-                    )
-
-            return run
+            return functools.partial(check_flags, clients[sdk].get_feature_flag)
 
         def every(sdk: str) -> Callable[[Any], None]:
-            get_all = clients[sdk].get_all_flags
-
-            def run(chunk: Any) -> None:
-                for u in chunk:
-                    get_all(
-                        u["distinct_id"],
-                        person_properties=u["person_properties"],
-                        groups=u["groups"],
-                        group_properties=u["group_properties"],
-                        only_evaluate_locally=True,
-                    )
-
-            return run
+            return functools.partial(check_all, clients[sdk].get_all_flags)
 
         singles = {sdk: single(sdk) for sdk in clients}
         alls = {sdk: every(sdk) for sdk in clients}

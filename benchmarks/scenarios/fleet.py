@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmarks import flag_data
 from benchmarks._common import API_KEY, PERSONAL_API_KEY, base_parser, emit, percentile
-from benchmarks.scenarios.flags import definitions_server
+from benchmarks.scenarios.flags import check_flags, definitions_server
 
 CHUNK = 1000
 
@@ -150,16 +150,7 @@ def latency(host: str, port: int, users: int) -> dict[str, Any]:
             get = clients[name].get_feature_flag
             chunk = calls[start : start + CHUNK]
             began = time.perf_counter()
-            for key, did, person, groups, group_props in chunk:
-                get(
-                    key,
-                    did,
-                    person_properties=person,
-                    groups=groups,
-                    group_properties=group_props,
-                    only_evaluate_locally=True,
-                    send_feature_flag_events=False,
-                )
+            check_flags(get, chunk)
             rates[name].append(len(chunk) / (time.perf_counter() - began))
             for key, did, person, groups, group_props in chunk[:200]:
                 began_ns = time.perf_counter_ns()
