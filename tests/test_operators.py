@@ -419,12 +419,17 @@ def test_word_classes_on_non_ascii_text_are_left_to_the_server() -> None:
 
 
 def test_regex_catastrophic_pattern_stays_linear() -> None:
+    """Under 10 ms on a 10 KB value (a backtracking engine takes longer than the universe).
+    The best of five tries is compared, so a busy machine's pause cannot fail it."""
     subject = "a" * 10_000 + "!"
     for pattern in ("^(a|a)+$", "^(a+)+$", r"^(\w+\s?)*$", "(a*)*b"):
         matcher = compiled("regex", pattern)
-        started = time.perf_counter()
-        assert matcher(subject, NOW) is False
-        assert time.perf_counter() - started < 0.010, pattern
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            assert matcher(subject, NOW) is False
+            best = min(best, time.perf_counter() - started)
+        assert best < 0.010, pattern
 
 
 def test_regex_subject_and_pattern_are_capped() -> None:

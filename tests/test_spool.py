@@ -144,6 +144,7 @@ def test_four_processes_sharing_one_spool_deliver_each_event_once(tmp_path: Path
         for process in writers:
             _, err = process.communicate(timeout=60)
             assert process.returncode == 0, err
+        assert not [p for p in tmp_path.iterdir() if ".bad-" in p.name]
         assert spooled_events(spool) == 4000
         fake.clear_faults()
         readers = [child(url, spool, 0, f"r{i}", "wait") for i in range(4)]  # replay at start
@@ -157,6 +158,43 @@ def test_four_processes_sharing_one_spool_deliver_each_event_once(tmp_path: Path
                 process.communicate(timeout=10)
         counts = Counter(e.uuid for e in fake.events)
         assert len(counts) == 4000 and max(counts.values()) == 1
+
+
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from posthog_client._delivery.spool import Spool
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+spool = Spool(Path(sys.argv[1]), "fingerprint", 30.0)
+spool.write("v1", None, "2026-01-01T00:00:00+00:00", 0, [b"{}"], [sys.argv[3]], 0.0)
+print(len(spool.moved_aside))
+"""
+
+
+def test_processes_creating_the_spool_at_the_same_moment_all_use_it(tmp_path: Path) -> None:
+    """Workers starting together open a spool that does not exist yet: none of them may take
+    the others' file for a foreign one (and move it aside), nor fail on the moment another
+    holds it to switch it to write-ahead logging."""
+    for trial in range(3):
+        path = tmp_path / f"spool-{trial}.sqlite3"
+        start = time.time() + 0.5
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, str(path), str(start), f"p{i}"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for i in range(6)
+        ]
+        for process in processes:
+            out, err = process.communicate(timeout=60)
+            assert process.returncode == 0 and out.strip() == "0", err
+        assert not [p for p in tmp_path.iterdir() if ".bad-" in p.name]
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("SELECT count(*) FROM batches").fetchone() == (6,)
 
 
 def test_a_healthy_posthog_never_touches_the_disk(tmp_path: Path, fake: FakePostHog) -> None:

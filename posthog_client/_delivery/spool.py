@@ -75,6 +75,20 @@ def fingerprint(host: str, api_key: str) -> str:
     return hashlib.sha256(f"{host}\n{api_key}".encode()).hexdigest()
 
 
+def _wal(conn: sqlite3.Connection, deadline: float) -> None:
+    """Switch to write-ahead logging. The switch needs the file to itself for a moment and
+    SQLite does not apply the busy timeout to it, so when other processes open the file at the
+    same time (workers starting together) it is tried again until ``deadline``."""
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 class Spool:
     def __init__(self, path: Path, owner_fingerprint: str, lease_seconds: float) -> None:
         self.path = path
@@ -100,6 +114,8 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         try:
             return self._open_checked()
+        except sqlite3.OperationalError:  # locked or busy, an I/O error: the file may be fine
+            raise
         except sqlite3.DatabaseError as exc:  # not SQLite, truncated, or another program's
             aside = self.path.with_name(f"{self.path.name}.bad-{int(time.time())}")
             with contextlib.suppress(OSError):
@@ -120,15 +136,17 @@ class Spool:
         conn = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout = 2000")
-            conn.execute("PRAGMA journal_mode = WAL")
+            _wal(conn, deadline=time.monotonic() + 2.0)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.executescript(_TABLES)
+            # Claimed in one statement each, ignored when present: processes that create the
+            # file at the same moment all agree on it (a read-then-insert let the second one
+            # fail on the key and move a good spool aside).
+            with conn:
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (SCHEMA,))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('owner', ?)", (self._fingerprint,))
             found = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            if not found:
-                with conn:
-                    conn.execute("INSERT INTO meta VALUES ('schema', ?)", (SCHEMA,))
-                    conn.execute("INSERT INTO meta VALUES ('owner', ?)", (self._fingerprint,))
-            elif found.get("schema") != SCHEMA or found.get("owner") != self._fingerprint:
+            if found.get("schema") != SCHEMA or found.get("owner") != self._fingerprint:
                 raise sqlite3.DatabaseError("written by another project, host or version")
         except BaseException:
             conn.close()
