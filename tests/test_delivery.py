@@ -217,7 +217,8 @@ def test_flush_and_shutdown_return_within_their_deadline(
     assert stats.pending == 0 and stats.sent == 0
     assert stats.dropped_total + stats.unknown == 20
     if mode in ("refused", "500_forever"):  # waiting for a retry: dropped, given to on_error
-        assert stats.dropped["shutdown_deadline"] == 20 and stats.unknown == 0
+        # (or, when the deadline fell during an attempt, as on a busy machine: all unknown)
+        assert (stats.dropped["shutdown_deadline"], stats.unknown) in ((20, 0), (0, 20))
     else:  # in a request nobody answered (unless it had not gone out yet): PostHog may have them
         assert stats.unknown + stats.dropped["shutdown_deadline"] == 20
     lines = [r.getMessage() for r in caplog.records if "shutdown deadline" in r.getMessage()]
