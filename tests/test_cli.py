@@ -11,18 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flag_helpers import PRO_ONLY
 
 from posthog_client._cli.main import main
 from posthog_client.testing import FakePostHog
-
-PRO_ONLY = {
-    "groups": [
-        {
-            "properties": [{"key": "plan", "value": "pro", "type": "person", "operator": "exact"}],
-            "rollout_percentage": 100,
-        }
-    ]
-}
 
 
 @dataclass

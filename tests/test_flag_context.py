@@ -7,29 +7,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from flag_helpers import PRO_ONLY, called, flag_requests
+
 import posthog_client as posthog
-from posthog_client import Client
 from posthog_client._events import context as _context
 from posthog_client.testing import FakePostHog
-
-PRO_ONLY = {
-    "groups": [
-        {
-            "properties": [{"key": "plan", "value": "pro", "type": "person", "operator": "exact"}],
-            "rollout_percentage": 100,
-        }
-    ]
-}
-
-
-def flag_requests(fake: FakePostHog) -> list[Any]:
-    return [r for r in fake.requests if r.path.rstrip("/") == "/flags"]
-
-
-def called(fake: FakePostHog, client: Client) -> list[Any]:
-    assert client.flush()
-    return list(fake.events.named("$feature_flag_called"))
-
 
 # -- person and group properties for flags ------------------------------------------------------
 

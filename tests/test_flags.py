@@ -9,28 +9,16 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from flag_helpers import PRO_ONLY, flag_requests
 
 import posthog_client as posthog
 from posthog_client import Client
 from posthog_client.testing import FakePostHog
 
-PRO_ONLY = {
-    "groups": [
-        {
-            "properties": [{"key": "plan", "value": "pro", "type": "person", "operator": "exact"}],
-            "rollout_percentage": 100,
-        }
-    ]
-}
-
 
 def remote_client(fake: FakePostHog, **options: Any) -> Client:
     """A client without a personal key: every flag is asked of the server."""
     return fake.client(personal_api_key=None, **options)
-
-
-def flag_requests(fake: FakePostHog) -> list[Any]:
-    return [r for r in fake.requests if r.path.rstrip("/") == "/flags"]
 
 
 def definition_requests(fake: FakePostHog) -> list[Any]:
