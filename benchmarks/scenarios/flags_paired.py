@@ -20,7 +20,7 @@ import functools
 import statistics
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from benchmarks import flag_data
@@ -38,7 +38,7 @@ from benchmarks.scenarios.flags import (
 
 
 def _turns(
-    first: str, chunks: list[Any], runs: dict[str, Callable[[Any], None]], deadline: Deadline
+    first: str, chunks: list[Any], runs: Mapping[str, Callable[[Any], None]], deadline: Deadline
 ) -> tuple[dict[str, list[float]], list[float]]:
     """Per SDK, the rate of each chunk; and ours / official for each chunk."""
     rates: dict[str, list[float]] = {"ours": [], "theirs": []}
@@ -81,14 +81,14 @@ def main() -> None:
             for key in keys
         ]
 
-        def single(sdk: str) -> Callable[[Any], None]:
-            return functools.partial(check_flags, clients[sdk].get_feature_flag)
-
-        def every(sdk: str) -> Callable[[Any], None]:
-            return functools.partial(check_all, clients[sdk].get_all_flags)
-
-        singles = {sdk: single(sdk) for sdk in clients}
-        alls = {sdk: every(sdk) for sdk in clients}
+        singles = {
+            sdk: functools.partial(check_flags, client.get_feature_flag)
+            for sdk, client in clients.items()
+        }
+        alls = {
+            sdk: functools.partial(check_all, client.get_all_flags)
+            for sdk, client in clients.items()
+        }
         for sdk in clients:  # warm-up: every code path once
             singles[sdk](calls[: 40 * len(keys)])
             alls[sdk](users[:40])
