@@ -136,9 +136,9 @@ def test_fork_child_keeps_flag_definitions_and_polls_on_its_own(
     assert fake.requests[-1].header("If-None-Match") == fake.definitions_etag
 
 
-def _run_python(code: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def _run_python(code: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
+        [sys.executable, "-c", textwrap.dedent(code), *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -247,3 +247,35 @@ def test_exit_is_instant_when_nothing_is_pending() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert time.monotonic() - started < 10  # nowhere near the 30 s budget
+
+
+_UWSGI_EXIT = textwrap.dedent(
+    """
+    import ctypes, logging, sys, types
+    logging.basicConfig(level=logging.WARNING)
+    sys.modules["uwsgi"] = types.SimpleNamespace(worker_id=lambda: 1)  # as in a uWSGI worker
+    from posthog_client import Client
+    client = Client("phc_x", host=sys.argv[1], flush_interval=30, exit_timeout=5)
+    client.capture("u1", "served")
+    def stop_brutally():  # uWSGI's end_me(): the C exit(), and no Python atexit after it
+        ctypes.CDLL(None).exit(0)
+    """
+)
+
+
+def test_a_c_level_exit_in_a_uwsgi_worker_still_flushes(fake: FakePostHog, served: str) -> None:
+    result = _run_python(_UWSGI_EXIT + "stop_brutally()\n", served)
+    assert result.returncode == 0, result.stderr
+    assert [e.name for e in fake.events] == ["served"]
+
+
+def test_a_c_level_exit_inside_the_sdk_skips_the_flush_and_says_so(
+    fake: FakePostHog, served: str
+) -> None:
+    # the signal interrupted the SDK itself (it may hold one of its locks): no flush, a warning
+    inside = "g = {'__name__': 'posthog_client._x', 'stop': stop_brutally}\n"
+    inside += "exec('def f(): stop()', g)\ng['f']()\n"
+    result = _run_python(_UWSGI_EXIT + inside, served)
+    assert result.returncode == 0, result.stderr
+    assert "uWSGI stopped this worker inside the SDK" in result.stderr
+    assert list(fake.events) == []

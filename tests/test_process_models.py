@@ -4,6 +4,7 @@ reaches every worker within two poll intervals."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -40,7 +41,7 @@ client = posthog_client.Client(
     host=os.environ["FAKE_URL"],
     personal_api_key="phx_test",
     poll_interval=float(os.environ["POLL"]),
-    flush_interval=0.05,
+    flush_interval=float(os.environ.get("FLUSH_INTERVAL", "0.05")),
     definitions_store=os.environ.get("STORE") or None,
 )
 client.load_feature_flags()  # in the master, before the workers are forked
@@ -52,6 +53,8 @@ def application(environ, start_response):
         return [b"ok"]
     query = parse_qs(environ.get("QUERY_STRING", ""))
     user = query.get("user", ["anon"])[0]
+    if "mark" in query:  # tells the test this request is running
+        open(query["mark"][0], "w").close()
     time.sleep(float(query.get("sleep", ["0"])[0]))
     on = client.feature_enabled("kill-switch", user, only_evaluate_locally=True,
                                 send_feature_flag_events=False)
@@ -150,6 +153,34 @@ def test_workers_share_one_poll_through_a_store_and_see_flag_changes(
                         seen_off.setdefault(answer["pid"], time.monotonic() - changed_at)
             assert set(seen_off) == workers, (seen_off, (app_dir / "server.log").read_text())
             assert max(seen_off.values()) <= 2 * POLL + 0.5
+
+
+def test_a_uwsgi_worker_stopped_mid_request_still_delivers_what_it_served(
+    fake: FakePostHog, app_dir: Path
+) -> None:
+    """uWSGI skips Python's atexit in a worker that is busy when it is stopped brutally (SIGTERM
+    with --die-on-term): the events of the requests it had already served still arrive."""
+    mark = app_dir / "slow-request-started"
+    with fake.serve() as url:
+        env = {"FAKE_URL": url, "POLL": str(POLL), "FLUSH_INTERVAL": "30"}  # nothing sent early
+        with wsgi_server("uwsgi", app_dir, workers=1, env=env, log=app_dir / "server.log") as (
+            _,
+            port,
+        ):
+            served = _hit(port, "served")
+
+            def slow() -> None:
+                with contextlib.suppress(OSError):  # the worker dies under it
+                    get(port, f"/?user=slow&sleep=30&mark={mark}")
+
+            threading.Thread(target=slow, daemon=True).start()
+            deadline = time.monotonic() + 10
+            while not mark.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert mark.exists()  # the only worker is busy: now stop the server
+        fake.wait_for_events(1, timeout=10)
+        received = [e.uuid for e in fake.events.named("request served")]
+        assert received == [served["uuid"]], (app_dir / "server.log").read_text()
 
 
 def test_a_c_level_fork_resets_the_client_in_the_child(tmp_path: Path) -> None:

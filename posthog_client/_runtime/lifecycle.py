@@ -6,6 +6,8 @@
   it call ``check_fork()``, which compares the process id (one cheap call).
 - **Exit.** One ``atexit`` hook flushes every consumer that still holds events, in parallel,
   within one process-wide budget (the largest ``exit_timeout``), then counts what is left.
+  uWSGI skips Python's ``atexit`` in a worker stopped mid-request, so under uWSGI the same flush
+  is also registered with the C library's exit handlers (see ``_flush_at_c_exit``).
 
 Registries hold weak references, so a client that is dropped is not kept alive by them.
 """
@@ -16,9 +18,11 @@ import atexit
 import logging
 import os
 import random
+import sys
 import time
 import weakref
 from collections.abc import Callable
+from types import FrameType
 from typing import Protocol
 
 logger = logging.getLogger("posthog_client")
@@ -42,6 +46,7 @@ _fork_aware: weakref.WeakSet[_ForkAware] = weakref.WeakSet()
 _exit_aware: weakref.WeakSet[_ExitAware] = weakref.WeakSet()
 _clients: weakref.WeakSet[object] = weakref.WeakSet()
 _pid = os.getpid()
+_PACKAGE = __name__.partition(".")[0]
 
 
 def on_fork(obj: _ForkAware) -> None:
@@ -113,12 +118,12 @@ def _after_fork_in_child() -> None:
             logger.exception("posthog_client: reset after fork failed")
 
 
-def _at_exit() -> None:
-    if os.getpid() != _pid:  # a child that never sent anything of its own
-        return
+def _flush_holders() -> tuple[list[_ExitAware], float, float]:
+    """Start a flush on every client part that holds events and wait for all of them within
+    the largest ``exit_timeout``; returns the holders, the deadline and the budget."""
     holders = [obj for obj in list(_exit_aware) if obj.pending()]
     if not holders:
-        return
+        return holders, 0.0, 0.0
     budget = max(obj.exit_timeout for obj in holders)
     deadline = time.monotonic() + budget
     waits = []
@@ -129,12 +134,10 @@ def _at_exit() -> None:
             logger.exception("posthog_client: flush at exit failed")
     for wait in waits:
         wait(max(0.0, deadline - time.monotonic()))
-    left = 0
-    for obj in holders:
-        try:
-            left += obj.stop(deadline, log=False)
-        except Exception:
-            logger.exception("posthog_client: shutdown at exit failed")
+    return holders, deadline, budget
+
+
+def _warn_left(left: int, budget: float) -> None:
     if left:
         logger.warning(
             "posthog_client: %d event(s) could not be delivered before exit (budget %g s, "
@@ -144,6 +147,90 @@ def _at_exit() -> None:
         )
 
 
+def _at_exit() -> None:
+    if os.getpid() != _pid:  # a child that never sent anything of its own
+        return
+    holders, deadline, budget = _flush_holders()
+    left = 0
+    for obj in holders:
+        try:
+            left += obj.stop(deadline, log=False)
+        except Exception:
+            logger.exception("posthog_client: shutdown at exit failed")
+    _warn_left(left, budget)
+
+
+def _flush_at_c_exit(_arg: object = None) -> None:
+    """Run by the C library's ``exit()`` in a uWSGI worker.
+
+    uWSGI stops its workers with ``exit()`` from a signal handler (SIGINT from the master on
+    SIGINT/SIGQUIT, or SIGTERM with ``--die-on-term``), and its Python plugin then skips Python's
+    ``atexit`` in a worker that is busy with a request (``uwsgi_python_atexit`` in uWSGI's
+    ``plugins/python/python_plugin.c`` returns early on ``uwsgi_worker_is_busy``): the events
+    of the requests the worker had already served would be lost without a word. The C exit
+    handlers still run, so this one flushes (within the exit budget) without stopping anything:
+    where Python's ``atexit`` does run afterwards, ``_at_exit`` finds the work done.
+
+    It runs on the thread that took the signal, in the middle of whatever that thread was
+    doing, as uWSGI's own exit path does. If that thread was inside this package (it may hold
+    one of our locks), flushing could wait on itself: it does nothing then, and says so.
+    """
+    try:
+        if os.getpid() != _pid or _uwsgi_worker_id() <= 0:
+            return  # uWSGI's master runs Python's atexit as usual
+        try:
+            frame: FrameType | None = sys._getframe(1)  # what the signal interrupted
+        except ValueError:  # called straight from C: no Python code was interrupted
+            frame = None
+        while frame is not None:
+            if str(frame.f_globals.get("__name__", "")).partition(".")[0] == _PACKAGE:
+                if any(obj.pending() for obj in list(_exit_aware)):
+                    logger.warning(
+                        "posthog_client: uWSGI stopped this worker inside the SDK; events "
+                        "still queued could not be flushed"
+                    )
+                return
+            frame = frame.f_back
+        holders, _, budget = _flush_holders()
+        _warn_left(sum(obj.pending() for obj in holders), budget)
+    except BaseException:  # an exit handler must never raise into C
+        pass
+
+
+def _uwsgi_worker_id() -> int:
+    module = sys.modules.get("uwsgi")
+    try:
+        return int(module.worker_id()) if module is not None else 0
+    except Exception:
+        return 0
+
+
+_c_exit_hook: object = None
+
+
+def _register_c_exit_hook() -> None:
+    """Under uWSGI (its ``uwsgi`` module is loaded), register ``_flush_at_c_exit`` with the C
+    library's exit handlers, once: the registration is inherited by forked workers."""
+    global _c_exit_hook
+    if _c_exit_hook is not None or "uwsgi" not in sys.modules or os.name != "posix":
+        return
+    try:
+        import ctypes
+
+        hook = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(_flush_at_c_exit)
+        libc = ctypes.CDLL(None)
+        # glibc exports ``__cxa_atexit`` (its ``atexit`` is a static stub); musl exports both
+        if hasattr(libc, "__cxa_atexit"):
+            registered = libc.__cxa_atexit(hook, None, None) == 0
+        else:
+            registered = libc.atexit(hook) == 0
+        if registered:
+            _c_exit_hook = hook  # kept alive for as long as the process
+    except Exception:
+        logger.debug("posthog_client: could not register the uWSGI exit flush", exc_info=True)
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 atexit.register(_at_exit)
+_register_c_exit_hook()
