@@ -6,14 +6,22 @@ Any internal error inside the SDK fails the test that caused it (users only get 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from posthog_client._runtime import internal as _internal
 from posthog_client._runtime import misuse
 from posthog_client.testing import FakePostHog
+
+# The property tests draw the same examples on every run (the suite is deterministic; a failure
+# prints its example). HYPOTHESIS_PROFILE=explore draws fresh ones, to hunt for new failures.
+settings.register_profile("suite", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 @pytest.fixture(autouse=True)
