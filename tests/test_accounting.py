@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import select
 import socket
 import subprocess
 import sys
@@ -111,12 +112,19 @@ def test_shutdown_counts_everything_before_it_returns() -> None:
         )
         for i in range(1000):
             client.capture("u1", "e", {"i": i})
-        time.sleep(0.2)  # the first batch is in flight
+        # the first batch is in flight: its connection is waiting to be accepted, and its bytes
+        # (one small request) are in the socket's buffer
+        assert select.select([hole], [], [], 10)[0]
+        conn, _ = hole.accept()
+        conn.settimeout(10)
+        assert conn.recv(1, socket.MSG_PEEK)
+        time.sleep(0.05)
         assert client.shutdown(timeout=1) is False
         stats = client.stats()
         assert stats.pending == 0
         assert stats.unknown == 10  # the batch in the unanswered request
         assert stats.dropped["shutdown_deadline"] == 990 == len(failures)
+        conn.close()
 
 
 def _run_python(code: str) -> subprocess.CompletedProcess[str]:
