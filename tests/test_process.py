@@ -279,3 +279,10 @@ def test_a_c_level_exit_inside_the_sdk_skips_the_flush_and_says_so(
     assert result.returncode == 0, result.stderr
     assert "uWSGI stopped this worker inside the SDK" in result.stderr
     assert list(fake.events) == []
+
+
+def test_outside_uwsgi_nothing_is_registered_with_the_c_library() -> None:
+    from posthog_client._runtime import lifecycle
+
+    assert "uwsgi" not in sys.modules
+    assert lifecycle._c_exit_hook is None  # Python's atexit is the only exit hook
