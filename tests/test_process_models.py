@@ -155,18 +155,19 @@ def test_workers_share_one_poll_through_a_store_and_see_flag_changes(
             assert max(seen_off.values()) <= 2 * POLL + 0.5
 
 
+@pytest.mark.parametrize("mode", ["app in the master", "--lazy-apps"])
 def test_a_uwsgi_worker_stopped_mid_request_still_delivers_what_it_served(
-    fake: FakePostHog, app_dir: Path
+    mode: str, fake: FakePostHog, app_dir: Path
 ) -> None:
     """uWSGI skips Python's atexit in a worker that is busy when it is stopped brutally (SIGTERM
-    with --die-on-term): the events of the requests it had already served still arrive."""
+    with --die-on-term): the events of the requests it had already served still arrive, whether
+    the app (and the SDK) was loaded in the master or in the worker."""
+    extra = [mode] if mode.startswith("--") else []
     mark = app_dir / "slow-request-started"
     with fake.serve() as url:
         env = {"FAKE_URL": url, "POLL": str(POLL), "FLUSH_INTERVAL": "30"}  # nothing sent early
-        with wsgi_server("uwsgi", app_dir, workers=1, env=env, log=app_dir / "server.log") as (
-            _,
-            port,
-        ):
+        log = app_dir / "server.log"
+        with wsgi_server("uwsgi", app_dir, workers=1, env=env, extra=extra, log=log) as (_, port):
             served = _hit(port, "served")
 
             def slow() -> None:
