@@ -159,6 +159,28 @@ def _repeat(
     return results
 
 
+def _paired(
+    settings: Settings,
+    label: str,
+    reps: int,
+    run: Callable[[str], dict[str, Any]],
+    show: Callable[[dict[str, Any]], str],
+) -> list[dict[str, Any]]:
+    """Run ``run(first)`` ``reps`` times, a child holding both SDKs, each SDK going first in
+    turn; keep the good results (no error, and nothing undelivered where that is reported)."""
+    results: list[dict[str, Any]] = []
+    for rep in range(reps):
+        first = "ours" if rep % 2 == 0 else "theirs"
+        result = run(first)
+        settings.raw.setdefault(label, []).append({"first": first, **result})
+        if "error" in result or result.get("complete") is False:
+            _log(f"  {label:<16} {first:<6} run {rep + 1}/{reps}: ERROR {result}")
+            continue
+        _log(f"  {label:<16} {first:<6} run {rep + 1}/{reps}: {show(result)}")
+        results.append(result)
+    return results
+
+
 def _median(results: list[dict[str, Any]], key: str) -> float | None:
     values = [r[key] for r in results if isinstance(r.get(key), (int, float))]
     return statistics.median(values) if values else None
@@ -271,20 +293,16 @@ def _capture_paired(settings: Settings, reps: int) -> list[Row]:
     process gets drifts too much between two processes for the ratio of their means)."""
     if not settings.have_theirs:
         return []
-    results: list[dict[str, Any]] = []
     with _sink() as sink:
-        for rep in range(reps):
-            first = "ours" if rep % 2 == 0 else "theirs"
-            result = _child("capture_paired", "--sdk", first, "--sink", sink)
-            settings.raw.setdefault("capture-paired", []).append({"first": first, **result})
-            if "error" in result or not result.get("complete"):
-                _log(f"  capture-paired   {first:<6} run {rep + 1}/{reps}: ERROR {result}")
-                continue
-            _log(
-                f"  capture-paired   {first:<6} run {rep + 1}/{reps}: {result['ratio']:.3f}x "
-                f"({result['mean_us']:.2f} vs {result['theirs_mean_us']:.1f} us/call)"
-            )
-            results.append(result)
+        results = _paired(
+            settings,
+            "capture-paired",
+            reps,
+            lambda first: _child("capture_paired", "--sdk", first, "--sink", sink),
+            lambda r: (
+                f"{r['ratio']:.3f}x ({r['mean_us']:.2f} vs {r['theirs_mean_us']:.1f} us/call)"
+            ),
+        )
     return [
         Row(
             "1b capture()",
@@ -490,21 +508,17 @@ def _flags_paired(settings: Settings, reps: int, users: str) -> list[Row]:
     the CPU speed a process gets drifts too much between two processes for their ratio)."""
     if not settings.have_theirs:
         return []
-    results: list[dict[str, Any]] = []
-    for rep in range(reps):
-        first = "ours" if rep % 2 == 0 else "theirs"
-        result = _child("flags_paired", "--sdk", first, "--users", users)
-        settings.raw.setdefault("flags-paired", []).append({"first": first, **result})
-        if "error" in result:
-            _log(f"  flags-paired     {first:<6} run {rep + 1}/{reps}: ERROR {result['error']}")
-            continue
-        _log(
-            f"  flags-paired     {first:<6} run {rep + 1}/{reps}: "
-            f"{result['evals_ratio']:.2f}x evals ({result['evals_per_s']:.0f} vs "
-            f"{result['theirs_evals_per_s']:.0f}/s), {result['all_ratio']:.2f}x get_all_flags "
-            f"({result['all_per_s']:.0f} vs {result['theirs_all_per_s']:.0f}/s)"
-        )
-        results.append(result)
+    results = _paired(
+        settings,
+        "flags-paired",
+        reps,
+        lambda first: _child("flags_paired", "--sdk", first, "--users", users),
+        lambda r: (
+            f"{r['evals_ratio']:.2f}x evals ({r['evals_per_s']:.0f} vs "
+            f"{r['theirs_evals_per_s']:.0f}/s), {r['all_ratio']:.2f}x get_all_flags "
+            f"({r['all_per_s']:.0f} vs {r['theirs_all_per_s']:.0f}/s)"
+        ),
+    )
     rows = []
     for metric, key, ratio, target in (
         ("get_feature_flag evals/s, one process, turns", "evals_per_s", "evals_ratio", 3.0),

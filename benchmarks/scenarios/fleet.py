@@ -32,7 +32,7 @@ from typing import Any
 
 from benchmarks import flag_data
 from benchmarks._common import API_KEY, PERSONAL_API_KEY, base_parser, emit, percentile
-from benchmarks.scenarios.flags import check_flags, definitions_server
+from benchmarks.scenarios.flags import check_flags, definitions_server, time_flag_calls
 
 CHUNK = 1000
 
@@ -152,18 +152,7 @@ def latency(host: str, port: int, users: int) -> dict[str, Any]:
             began = time.perf_counter()
             check_flags(get, chunk)
             rates[name].append(len(chunk) / (time.perf_counter() - began))
-            for key, did, person, groups, group_props in chunk[:200]:
-                began_ns = time.perf_counter_ns()
-                get(
-                    key,
-                    did,
-                    person_properties=person,
-                    groups=groups,
-                    group_properties=group_props,
-                    only_evaluate_locally=True,
-                    send_feature_flag_events=False,
-                )
-                samples[name].append(time.perf_counter_ns() - began_ns)
+            samples[name] += time_flag_calls(get, chunk[:200])
     store_commands = _commands(port) - before - 1  # minus the second INFO itself
     result: dict[str, Any] = {"checks": 2 * len(calls), "store_commands": store_commands}
     for name in clients:
