@@ -21,7 +21,14 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._config import MAX_EVENT_BYTES, Config
-from .._events.messages import Pending, format_epoch, is_pending, uuid7_time, uuid_text
+from .._events.messages import (
+    VALUES,
+    Pending,
+    format_epoch,
+    is_pending,
+    uuid7_time,
+    uuid_text,
+)
 from .._runtime.logs import RateLimitedLog
 from .encoding import Deferred, encode_within, finalize
 from .ledger import Ledger
@@ -70,11 +77,11 @@ class Composer:
 
     def compose(self, item: Pending) -> tuple[bytes, str] | None:
         """The event's bytes and uuid, or None: the general path writes this one."""
-        event, distinct_id, keys, stamp, uuid, groups = item[:6]
+        event, distinct_id, keys, stamp, uuid, groups = item[:VALUES]
         encode = self._encode
         if keys is None or encode is None or not self._reserved.isdisjoint(keys):
             return None
-        props = dict(zip(keys, item[6:], strict=False))
+        props = dict(zip(keys, item[VALUES:], strict=False))
         if groups is not None:
             props["$groups"] = dict(groups)
         if stamp is None:

@@ -73,7 +73,7 @@ def uuid_text(value: int | str) -> str:
 # collections nothing and only one tracked object is made per event (benchmarks: burst worst
 # capture(), queued memory). ``expand()`` makes the event dict on the consumer thread.
 Pending = tuple[Any, ...]
-_VALUES = 6  # where the values start
+VALUES = 6  # where the values start
 
 
 def is_pending(item: object) -> TypeGuard[Pending]:
@@ -83,16 +83,16 @@ def is_pending(item: object) -> TypeGuard[Pending]:
 def pending_properties(item: Pending) -> dict[str, Any]:
     """The event's own properties (a new dict for flat ones: change it, not the event)."""
     keys = item[2]
-    return thaw_properties(keys, item[_VALUES:] if keys is not None else item[_VALUES])
+    return thaw_properties(keys, item[VALUES:] if keys is not None else item[VALUES])
 
 
 def with_properties(item: Pending, properties: dict[str, Any]) -> Pending:
-    event, distinct_id, _, timestamp, uid, groups = item[:_VALUES]
+    event, distinct_id, _, timestamp, uid, groups = item[:VALUES]
     return (event, distinct_id, None, timestamp, uid, groups, properties)
 
 
 def expand(item: Pending) -> dict[str, Any]:
-    event, distinct_id, _, stamp, uid, groups = item[:_VALUES]
+    event, distinct_id, _, stamp, uid, groups = item[:VALUES]
     props = pending_properties(item)
     if groups is not None and "$groups" not in props:
         props["$groups"] = dict(groups)
@@ -183,11 +183,14 @@ def _check_name(value: object, name: str) -> str:
 
 
 def _properties(value: object, name: str = "properties") -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidCall(f"{name} must be a dict, got {type(value).__name__}")
-    return clean_properties(value)
+    mapping = _require_mapping(value, name)
+    return {} if mapping is None else clean_properties(mapping)
+
+
+def _require_mapping(value: object, name: str) -> Mapping[Any, Any] | None:
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise InvalidCall(f"{name} must be a dict, got {type(value).__name__}")
 
 
 def _event(
@@ -210,19 +213,15 @@ def capture(
     timestamp: str | float | None,
     uid: int | str,
 ) -> Pending:
-    if type(properties) is not dict and not _mapping_or_none(properties):
-        raise InvalidCall(f"properties must be a dict, got {type(properties).__name__}")
+    if type(properties) is not dict:
+        _require_mapping(properties, "properties")
     keys, values = freeze_properties(properties)
     name = _check_name(event, "event")
     person = check_distinct_id(distinct_id)
-    if type(groups) is not dict and not _mapping_or_none(groups):
+    if type(groups) is not dict and groups is not None and not isinstance(groups, Mapping):
         raise InvalidCall(f"groups must be a dict of group type to group key, got {type(groups)}")
     head = (name, person, keys, timestamp, uid, freeze_groups(groups))
     return head + values if keys is not None else (*head, values)  # type: ignore[operator]
-
-
-def _mapping_or_none(value: object) -> bool:
-    return value is None or isinstance(value, Mapping)
 
 
 def person(
