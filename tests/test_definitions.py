@@ -300,7 +300,7 @@ contexts = st.builds(
     ),
     device_id=st.none() | st.text(max_size=4),
 )
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _parse_and_evaluate(raw: object, ctx: EvalContext) -> None:
