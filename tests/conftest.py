@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -22,6 +23,32 @@ from posthog_client.testing import FakePostHog
 settings.register_profile("suite", derandomize=True, database=None)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
+
+# The suite never uses the network: a name lookup other than the loopback's fails at once (as it
+# would offline) and fails the test it happened in (or, from a client some earlier test left
+# running, the next one of this process). Child processes are not watched.
+_real_getaddrinfo = socket.getaddrinfo
+_LOOPBACK = frozenset(("localhost", "127.0.0.1", "::1", "0.0.0.0", ""))
+_network_attempts: list[str] = []
+
+
+def _offline_getaddrinfo(host: object, *args: object, **kwargs: object) -> object:
+    name = host.decode() if isinstance(host, bytes) else "" if host is None else str(host)
+    if name in _LOOPBACK or name.startswith("127."):
+        return _real_getaddrinfo(host, *args, **kwargs)  # type: ignore[arg-type]
+    _network_attempts.append(name)
+    raise socket.gaierror(socket.EAI_NONAME, f"the test suite does not use the network: {name}")
+
+
+socket.getaddrinfo = _offline_getaddrinfo  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def no_network() -> Iterator[None]:
+    del _network_attempts[:]
+    yield
+    attempts, _network_attempts[:] = list(_network_attempts), []
+    assert not attempts, f"name lookups of {sorted(set(attempts))}: the suite stays off the network"
 
 
 @pytest.fixture(autouse=True)

@@ -90,6 +90,7 @@ def test_api_key_is_stripped_and_control_characters_rejected() -> None:
 
 
 def test_repr_hides_keys() -> None:
-    client = Client("phc_secret_project", personal_api_key="phx_secret_personal")
-    assert "secret" not in repr(client)
-    assert "secret" not in repr(client._config)
+    with FakePostHog("phc_secret_project", "phx_secret_personal") as fake:  # not a real host
+        client = fake.client()
+        assert "secret" not in repr(client)
+        assert "secret" not in repr(client._config)

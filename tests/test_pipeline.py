@@ -205,10 +205,12 @@ def test_a_dropped_client_delivers_and_releases_its_threads(fake: FakePostHog) -
     assert fake.events.names()[0] == "last words"
 
 
-def test_many_clients_get_one_warning(fake: FakePostHog, caplog: pytest.LogCaptureFixture) -> None:
-    from posthog_client import _client
+def test_many_clients_get_one_warning(
+    fake: FakePostHog, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from posthog_client._runtime import lifecycle
 
-    _client._warned_many = False
+    monkeypatch.setattr(lifecycle, "_warned_many", False)  # an earlier test may have warned
     clients = [fake.client() for _ in range(25)]
     assert caplog.text.count("clients are alive in this process") == 1
     assert clients

@@ -318,6 +318,7 @@ def test_doctor_checks_a_spool(tmp_path: Path) -> None:
     spool = Spool(path, "owner", 10)
     spool.write("v1", None, "", 1, [b'{"uuid":"a"}'], ["a"], 0)
     spool.close()
-    out = io.StringIO()
-    main(["doctor", "--spool", str(path)], env={}, stdout=out, stderr=io.StringIO())
+    out, fake = io.StringIO(), FakePostHog()  # the doctor's other checks ask the fake
+    env = {"POSTHOG_API_KEY": fake.api_key, "POSTHOG_HOST": fake.host}
+    main(["doctor", "--spool", str(path)], env=env, stdout=out, stderr=out, session=fake.session())
     assert f"Spool {path}: 1 event(s)" in out.getvalue()
