@@ -52,8 +52,7 @@ def get_feature_flag(
     self: Client, key: str, distinct_id: str | int | None = None, **options: Unpack[FlagOptions]
 ) -> FlagValue | None:
     """The flag's value: True/False, the variant key, or None when it could not be told."""
-    value: FlagValue | None = self._flags.value(key, distinct_id, options)
-    return value
+    return self._flags.value(key, distinct_id, options)
 
 
 @guard(None)

@@ -77,13 +77,11 @@ def attribution(record: RemoteFlag | None) -> Attribution | None:
         or record.rule_type not in allowed
         or rule_id is None
         or _UUID.fullmatch(rule_id) is None
+        or (code == EXPERIMENT_SPLIT and record.variant_key is None)
     ):
         return Attribution(code, None, None, None)
-    if code != EXPERIMENT_SPLIT:
-        return Attribution(code, rule_id, record.rule_type, None)
-    if record.variant_key is None:
-        return Attribution(code, None, None, None)
-    return Attribution(code, rule_id, record.rule_type, record.variant_key)
+    variant_key = record.variant_key if code == EXPERIMENT_SPLIT else None
+    return Attribution(code, rule_id, record.rule_type, variant_key)
 
 
 def exposure_properties(called: dict[str, Any], attr: Attribution) -> dict[str, Any]:

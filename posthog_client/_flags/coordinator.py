@@ -103,13 +103,8 @@ class FleetPoller(DefinitionsPoller):
         """Sleep until the next tick (True: stopped). A follower of a store that can announce
         changes (``wait_for_change``, Redis with ``?wake=1``) wakes as soon as one is written."""
         wake = getattr(self.store, "wait_for_change", None)
-        if (
-            self.fence is None
-            and self.snapshot.loaded
-            and not self._failing
-            and getattr(self.store, "wake", False)
-            and callable(wake)
-        ):
+        follower = self.fence is None and self.snapshot.loaded and not self._failing
+        if follower and getattr(self.store, "wake", False) and callable(wake):
             try:
                 wake(delay)
             except Exception:  # the next poll finds out whether the store is down
@@ -162,8 +157,7 @@ class FleetPoller(DefinitionsPoller):
             self._first_attempt.set()
         delay = self._jittered()
         if owner is not None and polled.lease_left is not None:
-            handover = polled.lease_left + 0.1 * self._interval * self._rng.random()
-            delay = min(delay, handover)
+            delay = min(delay, polled.lease_left + 0.1 * self._interval * self._rng.random())
         return delay
 
     # -- follower ------------------------------------------------------------------------------

@@ -155,8 +155,7 @@ class Relative:
         months = self.amount * (12 if self.unit == "y" else 1)
         days, rest = divmod(now_ns, _DAY_NS)
         year, month, day = _civil_from_days(days)
-        index = year * 12 + (month - 1) - months
-        year, month = divmod(index, 12)
+        year, month = divmod(year * 12 + (month - 1) - months, 12)
         month += 1
         day = min(day, _month_days(year, month))
         if abs(year) > _MAX_YEAR:
@@ -187,14 +186,9 @@ def parse_date_text(text: str) -> DateValue:
         return Relative(int(m.group(1)), m.group(2))
     m = _RFC3339.fullmatch(text)
     if m is not None:
-        sign, oh, om = m.group(8), m.group(9), m.group(10)
-        offset = 0
-        if sign is not None:
-            if int(oh) > 23 or int(om) > 59:
-                m = None
-            else:
-                offset = (int(oh) * 3_600 + int(om) * 60) * (-1 if sign == "-" else 1)
-        if m is not None:
+        sign, oh, om = m.group(8), int(m.group(9) or 0), int(m.group(10) or 0)
+        if oh <= 23 and om <= 59:
+            offset = (oh * 3_600 + om * 60) * (-1 if sign == "-" else 1)
             y, mo, d, h, mi, s = (int(m.group(i)) for i in range(1, 7))
             found = _instant(y, mo, d, h, mi, s, m.group(7), offset)
             if found is not None:
@@ -217,15 +211,9 @@ def parse_date_text(text: str) -> DateValue:
 
 
 def _dateparser(text: str) -> DateValue:
-    if _UNIX.fullmatch(text) is not None:
-        number = int(text)
-        if number < 2**63:
-            if len(text) == 10:
-                return number * _NS
-            if len(text) == 13:
-                return number * 1_000_000
-            if len(text) == 19:
-                return number
+    scale = {10: _NS, 13: 1_000_000, 19: 1}.get(len(text))  # seconds, milliseconds, nanoseconds
+    if scale is not None and _UNIX.fullmatch(text) is not None and int(text) < 2**63:
+        return int(text) * scale
     if any(gate.search(text) is not None for gate in _DATEPARSER_GATES):
         return UNSURE
     return None
@@ -240,8 +228,7 @@ def float_timestamp(seconds: float) -> Instant | Unsure | None:
         return None
     whole = math.floor(seconds)
     nanos = math.fmod(seconds, 1.0) * 1e9
-    nanos_int = int(math.floor(abs(nanos) + 0.5)) * (1 if nanos >= 0 else -1)
-    nanos_int = max(nanos_int, 0)
+    nanos_int = int(math.floor(nanos + 0.5)) if nanos >= 0 else 0
     if nanos_int >= _NS or abs(whole) > _MAX_YEAR * 31_557_600:
         return UNSURE
     return whole * _NS + nanos_int

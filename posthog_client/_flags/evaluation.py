@@ -48,7 +48,7 @@ def evaluate_flag(defs: Definitions, key: str, ctx: EvalContext, now: Now) -> Fl
         return Undecided(key, _R.NO_DEFINITIONS, "flag definitions have not been loaded")
     plan = defs.plans.get(key)
     if plan is None:
-        return Undecided(key, _R.FLAG_NOT_FOUND, f"no flag {key!r} in the local definitions")
+        return _not_found(key)
     fixed = plan.fixed
     if fixed is not None:  # benchmarks: get_feature_flag evals/s (no run for a fixed outcome)
         return fixed
@@ -73,15 +73,13 @@ def evaluate_flags(
         }
     if keys is None:
         return {key: run.flag(plan) for key, plan in plans.items()}
-    results: dict[str, FlagOutcome] = {}
-    for key in keys:
-        plan = plans.get(key)
-        results[key] = (
-            run.flag(plan)
-            if plan is not None
-            else Undecided(key, _R.FLAG_NOT_FOUND, f"no flag {key!r} in the local definitions")
-        )
-    return results
+    return {
+        key: _not_found(key) if (plan := plans.get(key)) is None else run.flag(plan) for key in keys
+    }
+
+
+def _not_found(key: str) -> Undecided:
+    return Undecided(key, _R.FLAG_NOT_FOUND, f"no flag {key!r} in the local definitions")
 
 
 class _Run:
@@ -188,9 +186,6 @@ class _Run:
                 return plan.out_of_rollout if out_of_rollout else plan.no_match
         return self.conditions(plan, bucket)
 
-    def person_bucket(self, plan: FlagPlan) -> str | Unknown:
-        return self.device_bucket(plan) if plan.by_device else self.ctx.distinct_id
-
     def device_bucket(self, plan: FlagPlan) -> str | Unknown:
         device_id = self.ctx.device_id
         if device_id:
@@ -225,7 +220,7 @@ class _Run:
         if isinstance(matched, Unknown):
             return undecided(flag, matched)
         if matched:
-            bucket = self.person_bucket(plan)
+            bucket = self.device_bucket(plan) if plan.by_device else self.ctx.distinct_id
             if isinstance(bucket, Unknown):
                 return undecided(flag, bucket)
             threshold = condition.threshold

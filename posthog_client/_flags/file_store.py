@@ -56,10 +56,13 @@ class FileStore:
     def _path(self, name: str) -> Path:
         return self.directory / name
 
+    def _open(self, name: str) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return os.open(self._path(name), os.O_RDWR | os.O_CREAT, 0o644)
+
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self._path(".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+        fd = self._open(".lock")
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -91,19 +94,19 @@ class FileStore:
         except FileNotFoundError:
             return False
 
-    def _version(self) -> str | None:
+    def _read(self, name: str) -> bytes | None:
+        """A file's bytes, while the version was refreshed within ``ttl`` (else None)."""
         if not self._fresh("version"):
             return None
         try:
-            return self._path("version").read_bytes().decode("ascii", "replace").strip() or None
+            return self._path(name).read_bytes()
         except FileNotFoundError:
             return None
 
     def poll(self, owner: str | None, lease: float) -> PollResult:
         fence = None
         if owner is not None and self._lease_fd is None:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path("lease"), os.O_RDWR | os.O_CREAT, 0o644)
+            fd = self._open("lease")
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:  # held by another process (or another store object)
@@ -115,7 +118,9 @@ class FileStore:
                 self._lease_fd, self._lease = fd, (owner, fence)
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"{owner} {fence}\n".encode(), 0)
-        return PollResult(self._version(), fence, None)
+        version = self._read("version")
+        text = None if version is None else version.decode("ascii", "replace").strip()
+        return PollResult(text or None, fence, None)
 
     def renew(self, owner: str, fence: int, lease: float) -> bool:
         return self._lease_fd is not None and self._lease == (owner, fence)
@@ -147,12 +152,7 @@ class FileStore:
             return True
 
     def read(self) -> bytes | None:
-        if not self._fresh("version"):
-            return None
-        try:
-            return self._path("snapshot").read_bytes()
-        except FileNotFoundError:
-            return None
+        return self._read("snapshot")
 
     def lease_holder(self) -> str | None:
         """``"<owner> <fence>"`` of the current leader, if any (``doctor`` shows it)."""
@@ -161,13 +161,12 @@ class FileStore:
         except FileNotFoundError:
             return None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:  # locked: someone leads; the text says who
-                return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
-            return None
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:  # locked: someone leads; the text says who
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "unknown"
         finally:
             os.close(fd)
+        return None
 
     def close(self) -> None:
         if self._lease is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple, TypeAlias
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 from .operators import Matcher
 from .unresolved import Outcome, Unknown, UnresolvedReason
@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 
 MAX_DEPTH = 16  # nesting of property groups; deeper is unsupported (and bounds evaluation)
 
-_NO_PROPERTIES: Mapping[str, object] = MappingProxyType({})
-_NO_GROUPS: Mapping[str, str] = MappingProxyType({})
-_NO_GROUP_PROPERTIES: Mapping[str, Mapping[str, object]] = MappingProxyType({})
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -109,7 +107,6 @@ class Variant:
 
 @dataclass(frozen=True, slots=True)
 class Holdout:
-    id: str
     exclusion_percentage: float
     variant: str  # "holdout-<id>"
 
@@ -140,11 +137,9 @@ class FlagDefinition:
         """The raw JSON payload for a value: "true" for True, else the variant (case-sensitive
         lookup). A disabled flag has none: the service looks payloads up only for a match
         (`get_payload(match_val)`, flags/flag_operations.rs)."""
-        if value is True:
-            return self.payloads.get("true")
         if value is False:
             return None
-        return self.payloads.get(value)
+        return self.payloads.get("true" if value is True else value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +179,9 @@ class EvalContext(NamedTuple):
     """
 
     distinct_id: str
-    person_properties: Mapping[str, object] = _NO_PROPERTIES
-    groups: Mapping[str, str] = _NO_GROUPS
-    group_properties: Mapping[str, Mapping[str, object]] = _NO_GROUP_PROPERTIES
+    person_properties: Mapping[str, object] = _EMPTY
+    groups: Mapping[str, str] = _EMPTY
+    group_properties: Mapping[str, Mapping[str, object]] = _EMPTY
     device_id: str | None = None
 
 

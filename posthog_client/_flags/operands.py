@@ -79,10 +79,7 @@ def float_text(number: float) -> str:
         return "-0.0" if math.copysign(1.0, number) < 0 else "0.0"
     if not math.isfinite(number):
         return "null"  # serde_json cannot hold them; never reached for JSON values
-    text = repr(number)
-    sign = ""
-    if text[0] == "-":
-        sign, text = "-", text[1:]
+    sign, text = ("-" if number < 0 else ""), repr(abs(number))
     mantissa, _, exponent = text.partition("e")
     whole, _, fraction = mantissa.partition(".")
     digits = (whole + fraction).lstrip("0")

@@ -32,11 +32,9 @@ from datetime import datetime
 
 from .dates import UNSURE, Relative, parse_date_text, property_date
 from .operands import as_text, ascii_lower, is_boolean_like, is_truthy, to_number
-from .regex import MAX_REGEX_SUBJECT, regex_matcher
+from .regex import MAX_REGEX_SUBJECT, Matcher, regex_matcher
 from .semver import matches, range_requirement, to_version
-from .unresolved import Outcome, Unknown, UnresolvedReason, brief
-
-Matcher = Callable[[object, datetime], Outcome]
+from .unresolved import Outcome, Unknown, UnresolvedReason, brief, unsupported
 
 TEXT_OPERATORS = frozenset(
     {"icontains", "not_icontains", "starts_with", "not_starts_with", "ends_with", "not_ends_with"}
@@ -48,10 +46,6 @@ SEMVER_RANGE_OPERATORS = frozenset({"semver_tilde", "semver_caret", "semver_wild
 DATE_OPERATORS = frozenset({"is_date_before", "is_date_after", "is_date_exact"})
 # Operators the service knows but rejects on a property filter (an error: no match).
 _REJECTED = frozenset({"in", "not_in", "flag_evaluates_to"})
-
-
-def _unsupported(detail: str) -> Unknown:
-    return Unknown(UnresolvedReason.UNSUPPORTED_DEFINITION, detail)
 
 
 def _negate(matcher: Matcher) -> Matcher:
@@ -127,7 +121,7 @@ def _text_operator(operator: str, value: object) -> Matcher:
 
 def _icontains_multi(operator: str, value: object) -> Matcher | Unknown:
     if not isinstance(value, list):
-        return _unsupported(f"{operator} needs a list value")
+        return unsupported(f"{operator} needs a list value")
     needles = tuple(ascii_lower(as_text(item)) for item in value)
 
     def contains_any(prop: object, now: datetime) -> Outcome:
@@ -184,7 +178,7 @@ def _date(operator: str, value: object) -> Matcher | Unknown:
         UnresolvedReason.INVALID_PROPERTY_VALUE,
         f"{operator}: the property's date is read by the server only",
     )
-    unsure_filter = _unsupported(f"{operator} value {brief(value)} is read by the server only")
+    unsure_filter = unsupported(f"{operator} value {brief(value)} is read by the server only")
     before, after = operator == "is_date_before", operator == "is_date_after"
 
     def compare(prop: object, now: datetime) -> Outcome:
@@ -213,7 +207,7 @@ def _semver(operator: str, value: object) -> Matcher | Unknown:
         if operator != "semver_wildcard" and any(c in core for c in "*xX"):
             # `~1.*`: the semver crate's reading differs between versions; the server decides
             # (a property that is not a version is false first, as in the service).
-            mixed = _unsupported(f"{operator} value {brief(value)} mixes a range and a wildcard")
+            mixed = unsupported(f"{operator} value {brief(value)} mixes a range and a wildcard")
 
             def mixed_range(prop: object, now: datetime) -> Outcome:
                 return False if to_version(as_text(prop)) is None else mixed
@@ -248,6 +242,19 @@ def _semver(operator: str, value: object) -> Matcher | Unknown:
     return semver
 
 
+# Every operator with a builder below (and `exact`/`is_not`): a null filter value never
+# matches them, negated operators included.
+_BUILDERS: dict[str, Callable[[str, object], Matcher | Unknown]] = {
+    **dict.fromkeys(TEXT_OPERATORS, _text_operator),
+    **dict.fromkeys(("regex", "not_regex"), regex_matcher),
+    **dict.fromkeys(("gt", "gte", "lt", "lte"), _numeric),
+    **dict.fromkeys(("between", "not_between"), _between),
+    **dict.fromkeys(("icontains_multi", "not_icontains_multi"), _icontains_multi),
+    **dict.fromkeys(DATE_OPERATORS, _date),
+    **dict.fromkeys(SEMVER_OPERATORS | SEMVER_RANGE_OPERATORS, _semver),
+}
+
+
 def build_matcher(operator: str, value: object, matching_version: int = 1) -> Matcher | Unknown:
     """Compile one property filter; an `Unknown` means the filter cannot be evaluated locally."""
     if operator == "is_set":
@@ -256,42 +263,15 @@ def build_matcher(operator: str, value: object, matching_version: int = 1) -> Ma
         return _always(False)  # present (None included) => set; missing stays undecided
     if operator in _REJECTED:
         return NEVER
-    if value is None:
-        known = (
-            operator in ("exact", "is_not", "regex", "not_regex", "gt", "gte", "lt", "lte")
-            or operator in TEXT_OPERATORS
-            or operator in SEMVER_OPERATORS
-            or operator in SEMVER_RANGE_OPERATORS
-            or operator in DATE_OPERATORS
-            or operator in ("icontains_multi", "not_icontains_multi", "between", "not_between")
-        )
-        if known:
-            return NEVER  # a null filter value never matches, negated operators included
     if operator in ("exact", "is_not"):
+        if value is None:
+            return NEVER
         exact = _exact(value, matching_version)
         return exact if operator == "exact" else _negate(exact)
-    if operator in TEXT_OPERATORS:
-        return _text_operator(operator, value)
-    if operator in ("regex", "not_regex"):
-        return regex_matcher(operator, value)
-    if operator in ("gt", "gte", "lt", "lte"):
-        return _numeric(operator, value)
-    if operator in ("between", "not_between"):
-        return _between(operator, value)
-    if operator in ("icontains_multi", "not_icontains_multi"):
-        return _icontains_multi(operator, value)
-    if operator in DATE_OPERATORS:
-        return _date(operator, value)
-    if operator in SEMVER_OPERATORS or operator in SEMVER_RANGE_OPERATORS:
-        return _semver(operator, value)
-    return _unsupported(f"operator {brief(operator)} is not supported locally")
+    builder = _BUILDERS.get(operator)
+    if builder is None:
+        return unsupported(f"operator {brief(operator)} is not supported locally")
+    return NEVER if value is None else builder(operator, value)
 
 
-__all__ = [
-    "MAX_REGEX_SUBJECT",
-    "Matcher",
-    "as_text",
-    "build_matcher",
-    "is_truthy",
-    "to_number",
-]
+__all__ = ["MAX_REGEX_SUBJECT", "Matcher", "as_text", "build_matcher", "is_truthy", "to_number"]

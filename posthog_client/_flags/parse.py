@@ -25,9 +25,9 @@ from .model import (
     Holdout,
     Variant,
 )
-from .parse_filters import FilterParser, as_id, as_int, unsupported
+from .parse_filters import FilterParser, as_id, as_int
 from .plan import compile_flag, group_check
-from .unresolved import Unknown, brief
+from .unresolved import Unknown, brief, unsupported
 
 _MAX_PROBLEMS = 100
 
@@ -72,9 +72,7 @@ class _Parser(FilterParser):
             return Condition(index, (), None, None, bad, reason)
         problem: Unknown | None = None
         props = raw.get("properties")
-        if props is None:
-            props = []
-        if not isinstance(props, list):
+        if props is not None and not isinstance(props, list):
             problem, props = unsupported(f"condition {index + 1}: properties not a list"), []
         rollout_raw = raw.get("rollout_percentage")
         rollout = _percentage(rollout_raw)
@@ -88,7 +86,7 @@ class _Parser(FilterParser):
             problem = unsupported(f"condition {index + 1}: group type {brief(aggregation)}")
         return Condition(
             index=index,
-            properties=tuple(self.filter(p) for p in props),
+            properties=tuple(self.filter(p) for p in props or ()),
             variant_override=variant if variant in variant_keys else None,
             aggregation_group_type_index=as_int(aggregation),
             unsupported=problem,
@@ -99,28 +97,21 @@ class _Parser(FilterParser):
     def flag(self, raw: dict[str, object], key: str) -> FlagDefinition:
         problems: list[str] = []
         filters = raw.get("filters")
-        if filters is None:
-            filters = {}
-        if not isinstance(filters, dict):
+        if filters is not None and not isinstance(filters, dict):
             problems.append("filters is not an object")
-            filters = {}
+        filters = filters if isinstance(filters, dict) else {}
         variants = self.variants(filters.get("multivariate"), problems)
         variant_keys = frozenset(v.key for v in variants)
         groups = filters.get("groups")
-        if groups is None:
-            groups = []
-        if not isinstance(groups, list):
+        if groups is not None and not isinstance(groups, list):
             problems.append("filters.groups is not a list")
-            groups = []
+        groups = groups if isinstance(groups, list) else []
         aggregation = filters.get("aggregation_group_type_index")
         if aggregation is not None and as_int(aggregation) is None:
             problems.append(f"aggregation_group_type_index {brief(aggregation)}")
         bucketing = raw.get("bucketing_identifier") or filters.get("bucketing_identifier")
-        if bucketing is None:
-            bucketing = "distinct_id"
-        if bucketing not in ("distinct_id", "device_id"):
+        if bucketing not in (None, "distinct_id", "device_id"):
             problems.append(f"bucketing_identifier {brief(bucketing)}")
-            bucketing = "distinct_id"
         active = raw.get("active")
         if active is not None and not isinstance(active, bool):
             problems.append(f"active {brief(active)}")
@@ -153,7 +144,7 @@ class _Parser(FilterParser):
             ensure_experience_continuity=raw.get("ensure_experience_continuity") is True,
             has_experiment=raw.get("has_experiment") is True,
             aggregation_group_type_index=as_int(aggregation),
-            bucketing_identifier=str(bucketing),
+            bucketing_identifier="device_id" if bucketing == "device_id" else "distinct_id",
             early_exit=filters.get("early_exit") is True,
             conditions=tuple(self.condition(g, i, variant_keys) for i, g in enumerate(groups)),
             variants=variants,
@@ -195,7 +186,7 @@ class _Parser(FilterParser):
         if hid is None or pct is None:
             problems.append(f"malformed holdout {brief(raw)}")
             return None
-        return Holdout(hid, pct, f"holdout-{hid}")
+        return Holdout(pct, f"holdout-{hid}")
 
     def payloads(self, raw: object) -> Mapping[str, str]:
         if not isinstance(raw, dict):
@@ -235,12 +226,8 @@ def parse_definitions(raw: object, etag: str | None = None, consume: bool = Fals
     mapping = raw.get("group_type_mapping")
     if isinstance(mapping, dict):
         for index, name in mapping.items():
-            if (
-                isinstance(index, str)
-                and index.isdecimal()
-                and len(index) < 10
-                and isinstance(name, str)
-            ):
+            decimal = isinstance(index, str) and index.isdecimal() and len(index) < 10
+            if decimal and isinstance(name, str):
                 group_types[int(index)] = name
             else:
                 parser.note(f"group_type_mapping entry {brief(index)}: {brief(name)} ignored")

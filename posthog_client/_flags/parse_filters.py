@@ -19,11 +19,7 @@ from .model import (
     PropertyGroup,
 )
 from .operators import DATE_OPERATORS, build_matcher
-from .unresolved import Unknown, UnresolvedReason, brief
-
-
-def unsupported(detail: str) -> Unknown:
-    return Unknown(UnresolvedReason.UNSUPPORTED_DEFINITION, detail)
+from .unresolved import Unknown, UnresolvedReason, brief, unsupported
 
 
 def as_int(value: object) -> int | None:

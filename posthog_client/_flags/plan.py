@@ -335,6 +335,7 @@ def compile_flag(flag: FlagDefinition, groups: Mapping[int, str]) -> FlagPlan:
     compiled = (_condition(flag, cond, groups) for cond in flag.conditions)
     conditions = tuple(c for c in compiled if c is not None)
     superc = flag.super_condition
+    supers = () if superc is None else superc.properties
     return FlagPlan(
         flag=flag,
         fixed=_fixed(flag, groups),
@@ -342,9 +343,7 @@ def compile_flag(flag: FlagDefinition, groups: Mapping[int, str]) -> FlagPlan:
         no_group=decided(flag, False, None, "group not passed", None),
         by_device=flag.bucketing_identifier == "device_id",
         special=flag.feature_enrollment or superc is not None or flag.holdout is not None,
-        super_check=None
-        if superc is None
-        else all_of(tuple(filter_check(f, None, groups) for f in superc.properties)),
+        super_check=all_of(tuple(filter_check(f, None, groups) for f in supers)),
         conditions=conditions,
         plain=all(c.group is None and c.unsupported is None for c in conditions),
         no_match=decided(flag, False, None, "no condition matched", None),

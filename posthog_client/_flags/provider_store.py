@@ -104,8 +104,7 @@ class ProviderStore:
     def read(self) -> bytes | None:
         if self._data is None or self._seen is None:
             return None
-        snapshot, _ = envelope.encode(self._data, etag=None, fence=0, project=self.namespace)
-        return snapshot
+        return envelope.encode(self._data, etag=None, fence=0, project=self.namespace)[0]
 
     def close(self) -> None:
         shutdown = getattr(self.provider, "shutdown", None)

@@ -37,12 +37,7 @@ _SCRIPTS = ("poll", "renew", "release", "write", "touch")
 
 def script_source(name: str) -> str:
     """The text of a shipped Lua script (``poll``, ``renew``, ``release``, ``write``, ``touch``)."""
-    return (
-        importlib.resources.files(__package__)
-        .joinpath("lua")
-        .joinpath(f"{name}.lua")
-        .read_text("utf-8")
-    )
+    return (importlib.resources.files(__package__) / "lua" / f"{name}.lua").read_text("utf-8")
 
 
 def describe_url(url: str) -> str:

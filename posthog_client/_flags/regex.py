@@ -28,7 +28,7 @@ from datetime import datetime
 import re2
 
 from .operands import as_text
-from .unresolved import Outcome, Unknown, UnresolvedReason, brief
+from .unresolved import Outcome, Unknown, UnresolvedReason, brief, unsupported
 
 Matcher = Callable[[object, datetime], Outcome]
 
@@ -91,19 +91,17 @@ class _Translator:
             elif c in "*+?":
                 if not self.atom:
                     raise _Remote
-                self.out.append(c)
-                self.i += 1
-                if p[self.i : self.i + 1] == "+":
-                    raise _Remote  # possessive
-                if p[self.i : self.i + 1] == "?":
-                    self.out.append("?")
-                    self.i += 1
-                self.atom = False
+                self.emit(c, self.i + 1)
+                self.after_quantifier()
             else:
-                self.out.append(c)
-                self.i += 1
+                self.emit(c, self.i + 1)
                 self.atom = c not in "|^"
         return "".join(self.out)
+
+    def emit(self, text: str, end: int) -> None:
+        """Append `text` to the translation and move on to `end` in the pattern."""
+        self.out.append(text)
+        self.i = end
 
     def escape(self, in_class: bool) -> str:
         """Translate the escape at `self.i` (a backslash) and move past it."""
@@ -123,9 +121,7 @@ class _Translator:
         if c in "wW" or (c in "bB" and not in_class):
             self.ascii_only = True
             return "\\" + c
-        if c in _SIMPLE_ESCAPES and not (in_class and c in "Az"):
-            return "\\" + c
-        if c in _META:
+        if (c in _SIMPLE_ESCAPES and not (in_class and c in "Az")) or c in _META:
             return "\\" + c
         if c == "x":
             m = _HEX.match(p, self.i - 1)
@@ -183,45 +179,34 @@ class _Translator:
         return c, False
 
     def group(self) -> None:
-        p = self.p
-        if p[self.i + 1 : self.i + 2] != "?":
-            self.out.append("(")
-            self.i += 1
-            return
-        if p.startswith("(?:", self.i):
-            self.out.append("(?:")
-            self.i += 3
-            return
-        m = _NAMED.match(p, self.i)
-        if m is not None:
-            self.out.append(f"(?P<{m.group(1)}>")
-            self.i = m.end()
-            return
-        m = _FLAGS.match(p, self.i)
-        if m is not None and m.group(1) not in ("", "-") and not m.group(1).endswith("-"):
-            self.out.append(m.group())
-            self.i = m.end()
-            return
-        raise _Remote  # lookaround, atomic groups, comments, x/u/R flags, ...
+        p, i = self.p, self.i
+        if p[i + 1 : i + 2] != "?":
+            self.emit("(", i + 1)
+        elif p.startswith("(?:", i):
+            self.emit("(?:", i + 3)
+        elif (m := _NAMED.match(p, i)) is not None:
+            self.emit(f"(?P<{m.group(1)}>", m.end())
+        elif (m := _FLAGS.match(p, i)) is not None and m.group(1) and not m.group(1).endswith("-"):
+            self.emit(m.group(), m.end())
+        else:
+            raise _Remote  # lookaround, atomic groups, comments, x/u/R flags, ...
 
     def repeat(self) -> None:
         m = _REPEAT.match(self.p, self.i)
         if m is None or not self.atom:
             raise _Remote  # fancy-regex's reading of other braces is not pinned here
-        low, rest, high = m.groups()
-        if high is not None:
-            self.out.append(f"{{0,{high}}}")
-        else:
-            self.out.append(m.group())
-        self.i = m.end()
+        high = m.group(3)
+        self.emit(m.group() if high is None else f"{{0,{high}}}", m.end())
+        self.after_quantifier()
+
+    def after_quantifier(self) -> None:
+        """After a quantifier: a lazy `?` is kept, a possessive `+` is left to the server."""
         nxt = self.p[self.i : self.i + 1]
         if nxt == "+":
             raise _Remote  # possessive
         if nxt == "?":
-            self.out.append("?")
-            self.i += 1
+            self.emit("?", self.i + 1)
         self.atom = False
-        del low, rest
 
 
 def _never(prop: object, now: datetime) -> Outcome:
@@ -233,10 +218,7 @@ def regex_matcher(operator: str, value: object) -> Matcher | Unknown:
     if value is None:
         return _never
     pattern = as_text(value)
-    remote = Unknown(
-        UnresolvedReason.UNSUPPORTED_DEFINITION,
-        f"regex {brief(pattern)} uses syntax that is evaluated by the server only",
-    )
+    remote = unsupported(f"regex {brief(pattern)} uses syntax that is evaluated by the server only")
     if len(pattern) > MAX_REGEX_PATTERN:
         return remote
     translator = _Translator(pattern)
@@ -258,9 +240,8 @@ def regex_matcher(operator: str, value: object) -> Matcher | Unknown:
         UnresolvedReason.INVALID_PROPERTY_VALUE,
         f"property longer than {MAX_REGEX_SUBJECT} characters for a regex",
     )
-    not_ascii = Unknown(
-        UnresolvedReason.UNSUPPORTED_DEFINITION,
-        f"regex {brief(pattern)} uses \\w or \\b on non-ASCII text (Unicode in the server)",
+    not_ascii = unsupported(
+        f"regex {brief(pattern)} uses \\w or \\b on non-ASCII text (Unicode in the server)"
     )
     want = operator == "regex"
     ascii_only = translator.ascii_only

@@ -123,11 +123,8 @@ class FlagResolver:
             return FlagResult(key, None, reason=reason, unresolved=unresolved), None, None
         remote, error = self.fetch_remote(query, [key])
         if remote is None:
-            return (
-                FlagResult(key, None, reason=error, error=error, unresolved=unresolved),
-                None,
-                None,
-            )
+            result = FlagResult(key, None, reason=error, error=error, unresolved=unresolved)
+            return result, None, None
         record = remote.flags.get(key)
         errors = ["errors_while_computing_flags"] if remote.errors_while_computing else []
         if record is None:

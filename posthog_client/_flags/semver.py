@@ -40,8 +40,7 @@ class Version(NamedTuple):
 def _pre_key(pre: str) -> tuple[object, ...]:
     if not pre:
         return (1,)  # a release sorts after every pre-release of the same triple
-    parts = tuple((0, len(p), p) if p.isdigit() else (1, p) for p in pre.split("."))
-    return (0, parts)
+    return (0, tuple((0, len(p), p) if p.isdigit() else (1, p) for p in pre.split(".")))
 
 
 def _build_key(build: str) -> tuple[object, ...]:
@@ -125,31 +124,23 @@ def _comparator(text: str) -> tuple[Comparator, str] | None:
     if got is None:
         return None
     major, text = got
-    minor: int | None = None
-    patch: int | None = None
+    numbers: list[int] = []  # the minor, then the patch, as far as they are numbers
     wildcard = False
-    if text.startswith("."):
+    for _ in range(2):
+        if not text.startswith("."):
+            break
         text = text[1:]
         if text[:1] and text[0] in _WILDCARD:
             wildcard, text = True, text[1:]
             op = "*" if default_op else op
-        else:
-            got = _number(text)
-            if got is None:
-                return None
-            minor, text = got
-    if text.startswith("."):
-        text = text[1:]
-        if text[:1] and text[0] in _WILDCARD:
-            text = text[1:]
-            op = "*" if default_op else op
-        elif wildcard:
+            continue
+        got = None if wildcard else _number(text)  # no number after a wildcard
+        if got is None:
             return None
-        else:
-            got = _number(text)
-            if got is None:
-                return None
-            patch, text = got
+        numbers.append(got[0])
+        text = got[1]
+    minor = numbers[0] if numbers else None
+    patch = numbers[1] if len(numbers) > 1 else None
     pre = ""
     if patch is not None:
         m = _PRE_BUILD.match(text)
@@ -182,38 +173,29 @@ def parse_requirement(text: str) -> tuple[Comparator, ...] | None:
     return tuple(comparators)
 
 
-def _exact(c: Comparator, v: Version) -> bool:
+def _wild(c: Comparator, v: Version) -> bool:
     if v.major != c.major or (c.minor is not None and v.minor != c.minor):
         return False
-    return (c.patch is None or v.patch == c.patch) and v.pre == c.pre
+    return c.patch is None or v.patch == c.patch
 
 
-def _greater(c: Comparator, v: Version) -> bool:
+def _exact(c: Comparator, v: Version) -> bool:
+    return _wild(c, v) and v.pre == c.pre
+
+
+def _order(c: Comparator, v: Version) -> int:
+    """1 when `v` is above `c` on the parts `c` names, -1 below, 0 within."""
     if v.major != c.major:
-        return v.major > c.major
+        return 1 if v.major > c.major else -1
     if c.minor is None:
-        return False
+        return 0
     if v.minor != c.minor:
-        return v.minor > c.minor
+        return 1 if v.minor > c.minor else -1
     if c.patch is None:
-        return False
+        return 0
     if v.patch != c.patch:
-        return v.patch > c.patch
-    return v.pre > c.pre
-
-
-def _less(c: Comparator, v: Version) -> bool:
-    if v.major != c.major:
-        return v.major < c.major
-    if c.minor is None:
-        return False
-    if v.minor != c.minor:
-        return v.minor < c.minor
-    if c.patch is None:
-        return False
-    if v.patch != c.patch:
-        return v.patch < c.patch
-    return v.pre < c.pre
+        return 1 if v.patch > c.patch else -1
+    return (v.pre > c.pre) - (v.pre < c.pre)
 
 
 def _tilde(c: Comparator, v: Version) -> bool:
@@ -246,18 +228,12 @@ def _caret(c: Comparator, v: Version) -> bool:
     return v.pre >= c.pre
 
 
-def _wild(c: Comparator, v: Version) -> bool:
-    if v.major != c.major or (c.minor is not None and v.minor != c.minor):
-        return False
-    return c.patch is None or v.patch == c.patch
-
-
 _MATCH = {
     "=": _exact,
-    ">": _greater,
-    ">=": lambda c, v: _exact(c, v) or _greater(c, v),
-    "<": _less,
-    "<=": lambda c, v: _exact(c, v) or _less(c, v),
+    ">": lambda c, v: _order(c, v) > 0,
+    ">=": lambda c, v: _exact(c, v) or _order(c, v) > 0,
+    "<": lambda c, v: _order(c, v) < 0,
+    "<=": lambda c, v: _exact(c, v) or _order(c, v) < 0,
     "~": _tilde,
     "^": _caret,
     "*": _wild,
@@ -269,9 +245,7 @@ def matches(requirement: tuple[Comparator, ...], version: Version) -> bool:
     names the same major.minor.patch with a pre-release."""
     if not all(_MATCH[c.op](c, version) for c in requirement):
         return False
-    if version.pre == (1,):
-        return True
-    return any(
+    return version.pre == (1,) or any(
         c.major == version.major
         and c.minor == version.minor
         and c.patch == version.patch

@@ -110,8 +110,7 @@ class FlagService:
         return FlagStats() if poller is None else poller.stats()
 
     def stop(self) -> None:
-        if self.poller is not None:
-            self.poller.stop()
+        self.stopper.stop()
         if self._resolver is not None:
             self._resolver.events.forget()
 
@@ -154,19 +153,17 @@ class FlagService:
 
     # -- what the Client's flag methods return ------------------------------------------------
 
-    def value(self, key: str, distinct_id: object, options: Mapping[str, Any]) -> Any:
+    def value(self, key: str, distinct_id: object, options: Mapping[str, Any]) -> FlagValue | None:
         query = self.query(key, distinct_id, options)
-        if query is None:
-            return None
-        return self.resolver.value(key, query, options.get("send_feature_flag_events", True))
+        send = options.get("send_feature_flag_events", True)
+        return None if query is None else self.resolver.value(key, query, send)
 
     def result(
         self, key: str, distinct_id: object, options: Mapping[str, Any]
     ) -> FlagResult | None:
         query = self.query(key, distinct_id, options)
-        if query is None:
-            return None
-        return self.resolver.resolve(key, query, options.get("send_feature_flag_events", True))
+        send = options.get("send_feature_flag_events", True)
+        return None if query is None else self.resolver.resolve(key, query, send)
 
     def payload(
         self,

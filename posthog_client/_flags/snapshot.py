@@ -96,18 +96,7 @@ class FeatureFlagEvaluations:
 
     def __copy__(self) -> FeatureFlagEvaluations:
         """A snapshot never changes, so a copy shares its values (and copies what was read)."""
-        return FeatureFlagEvaluations(
-            self._reporter,
-            self._query,
-            self._values,
-            failed=self._failed,
-            unresolved=self._unresolved,
-            request_id=self._request_id,
-            evaluated_at=self._evaluated_at,
-            errors=self._errors,
-            remote_error=self._remote_error,
-            accessed=self._accessed.copy(),
-        )
+        return self._copy(self._values, self._failed, self._unresolved)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> FeatureFlagEvaluations:
         return self.__copy__()
@@ -192,11 +181,21 @@ class FeatureFlagEvaluations:
 
     def _narrowed(self, keys: Iterable[str]) -> FeatureFlagEvaluations:
         kept = set(keys)
+        values = {k: e for k, e in self._values.items() if k in kept}
+        return self._copy(values, {k: e for k, e in self._failed.items() if k in kept}, None)
+
+    def _copy(
+        self,
+        values: Mapping[str, Entry],
+        failed: Mapping[str, Entry],
+        unresolved: Mapping[str, FlagResult] | None,
+    ) -> FeatureFlagEvaluations:
         return FeatureFlagEvaluations(
             self._reporter,
             self._query,
-            {k: e for k, e in self._values.items() if k in kept},
-            failed={k: e for k, e in self._failed.items() if k in kept},
+            values,
+            failed=failed,
+            unresolved=unresolved,
             request_id=self._request_id,
             evaluated_at=self._evaluated_at,
             errors=self._errors,
@@ -232,13 +231,11 @@ class FeatureFlagEvaluations:
         reporter, query = self._reporter, self._query
         if not send_event or reporter is None or query is None:
             return
-        entry = self._values.get(key) or self._failed.get(key)
         result = self._reported.get(key)
         if result is None:
             result = self._reported[key] = self.explain(key)
-        record = None if entry is None else entry.record
-        experiment = None if entry is None else entry.has_experiment
-        reporter.report(query, result, record, self._evaluated_at, experiment)
+        entry = self._values.get(key) or self._failed.get(key) or Entry(result)
+        reporter.report(query, result, entry.record, self._evaluated_at, entry.has_experiment)
 
     def __repr__(self) -> str:
         values = {k: e.result.value for k, e in self._values.items()}

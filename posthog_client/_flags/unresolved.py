@@ -58,6 +58,11 @@ def brief(value: object, limit: int = 60) -> str:
     return f"<{type(value).__name__}>"
 
 
+def unsupported(detail: str) -> Unknown:
+    """A definition (or part of one) that is evaluated by the server only."""
+    return Unknown(UnresolvedReason.UNSUPPORTED_DEFINITION, detail)
+
+
 def worse(current: Unknown | None, new: Unknown) -> Unknown:
     """Keep whichever unknown has the higher reporting precedence (the first one on ties)."""
     if current is None or _RANK[new.reason] < _RANK[current.reason]:
