@@ -112,10 +112,9 @@ class Backlog:
     def spill(self) -> None:
         """Write waiting batches to the spool: all sealed ones while PostHog is failing or past
         memory's high-water mark (so a kill loses at most what was not batched yet)."""
-        spool = self.spool
-        if spool is None:
-            return
-        if not self.failing and self.ledger.pending() <= self._config.max_queue_size:
+        if self.spool is None or (
+            not self.failing and self.ledger.pending() <= self._config.max_queue_size
+        ):
             return
         outbox = self.outbox
         if self.failing:
@@ -127,10 +126,7 @@ class Backlog:
                 self._spool_failed(exc)
                 return
             batch.done = True
-            if batch in outbox.ready:
-                outbox.ready.remove(batch)
-            else:
-                outbox.retrying.remove(batch)
+            (outbox.ready if batch in outbox.ready else outbox.retrying).remove(batch)
         self._refresh_due()
 
     def _write(self, batch: Batch, not_before: float) -> None:
@@ -180,10 +176,7 @@ class Backlog:
             taken += batch.events[:need]
             if need >= len(batch.events):
                 batch.done = True
-                if batch in outbox.ready:
-                    outbox.ready.remove(batch)
-                else:
-                    outbox.retrying.remove(batch)
+                (outbox.ready if batch in outbox.ready else outbox.retrying).remove(batch)
             else:
                 batch.keep(list(range(need, len(batch.events))))
         return taken

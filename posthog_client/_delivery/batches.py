@@ -70,11 +70,9 @@ class Batch:
         """Halves, for a batch that was too large for the server (413)."""
         half = len(self.events) // 2
         parts = []
-        for events, uuids in (
-            (self.events[:half], self.uuids[:half]),
-            (self.events[half:], self.uuids[half:]),
-        ):
-            part = Batch(events, uuids, sum(map(len, events)))
+        for cut in (slice(None, half), slice(half, None)):
+            events = self.events[cut]
+            part = Batch(events, self.uuids[cut], sum(map(len, events)))
             part.maybe_delivered = self.maybe_delivered
             part.protocol, part.first_failure = self.protocol, self.first_failure
             parts.append(part)
@@ -92,8 +90,7 @@ class Outbox:
         self._building: list[bytes] = []
         self._building_uuids: list[str] = []
         self._building_size = 0
-        self._building_since = 0.0
-        self.cool_until = 0.0
+        self._building_since = self.cool_until = 0.0
 
     def __bool__(self) -> bool:
         return bool(self.ready or self.retrying or self._building)

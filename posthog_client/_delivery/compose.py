@@ -96,10 +96,8 @@ class Composer:
         except (ValueError, TypeError):  # NaN or infinity: the general path replaces them
             return None
         static = self._static
-        if static and own:
-            own = f"{static},{own}"
-        elif static:
-            own = static
+        if static:
+            own = f"{static},{own}" if own else static
         if self._v1:
             text = (
                 f'{{"event":{quote(event)},"uuid":{quote(uid)},'
@@ -136,14 +134,11 @@ class Writer:
             composed = self._composer.compose(item)
             if composed is not None:
                 return composed
-        if isinstance(item, Deferred):
-            completed = item.complete()
-            if completed is None:
-                self._ledger.discard("before_send")
-                return None
-            message = finalize(completed, self._static)
-        else:
-            message = finalize(item, self._static)
+        completed = item.complete() if isinstance(item, Deferred) else item
+        if completed is None:  # a before_send hook dropped it
+            self._ledger.discard("before_send")
+            return None
+        message = finalize(completed, self._static)
         if self._v1:
             message = v1_event(message)
         data, trimmed = encode_within(message, MAX_EVENT_BYTES)

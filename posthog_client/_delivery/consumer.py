@@ -13,6 +13,7 @@ request that had not been answered), before ``shutdown`` returns.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import sqlite3
@@ -91,8 +92,7 @@ class Consumer:
         self._holding: list[Any] = []  # taken from the queue, being encoded
         self._inflight: Batch | None = None  # being sent
         self._flushes: list[_Flush] = []
-        self._stopping = False
-        self._abandoned = False
+        self._stopping = self._abandoned = False
 
     def reset_after_fork(self) -> None:
         """In a forked child: the parent delivers what it queued; the child starts empty."""
@@ -141,13 +141,11 @@ class Consumer:
 
     def stats(self) -> Stats:
         stats = self.ledger.stats()
-        if self.spool is None:
-            return stats
-        try:
-            events, size = self.spool.size()
-        except (sqlite3.Error, OSError):
-            return stats
-        return dataclasses.replace(stats, spool_events=events, spool_bytes=size)
+        if self.spool is not None:
+            with contextlib.suppress(sqlite3.Error, OSError):  # the counts without the spool's
+                events, size = self.spool.size()
+                return dataclasses.replace(stats, spool_events=events, spool_bytes=size)
+        return stats
 
     def pending(self) -> int:
         return self.ledger.pending()
@@ -215,8 +213,8 @@ class Consumer:
             events: list[Any] = [i for i in items if not isinstance(i, (_Flush, _Stop))]
             inflight, self._inflight = self._inflight, None
             if self.spool is not None:  # everything goes to disk: nothing is lost at exit
-                events = self._spill_at_deadline(events, inflight)
-                inflight = None
+                self._spill_at_deadline(events, inflight)
+                events, inflight = [], None
             events += self._outbox.take_all()
             flushes, self._flushes = self._flushes, []
         markers = flushes + [i for i in items if isinstance(i, _Flush)]
@@ -232,9 +230,10 @@ class Consumer:
         self._wake.set()  # a waiting consumer thread sees it and ends
         return left
 
-    def _spill_at_deadline(self, queued: list[Any], inflight: Batch | None) -> list[Any]:
+    def _spill_at_deadline(self, queued: list[Any], inflight: Batch | None) -> None:
         """Write what shutdown could not send to the spool (the one in flight too: a replay of
-        what PostHog may have is deduplicated by uuid). Returns what could not be written."""
+        what PostHog may have is deduplicated by uuid); what could not be written stays in the
+        outbox."""
         encoded = [entry for entry in (self._encode(item) for item in queued) if entry is not None]
         for data, uid in encoded:
             self._outbox.add(data, uid)
@@ -245,7 +244,6 @@ class Consumer:
             self._backlog.spill()
         finally:
             self._backlog.failing = False
-        return []
 
     # -- the consumer thread -------------------------------------------------------------------
 
@@ -332,8 +330,7 @@ class Consumer:
                         self._queue.appendleft(item)  # after the events before it are batched
                         break
                     if isinstance(item, _Flush):
-                        self._outbox.seal()
-                        item.waiting = self._outbox.held()
+                        item.waiting = self._outbox.held()  # (sealed what was being gathered)
                         self._flushes.append(item)
                     elif isinstance(item, _Stop):
                         self._outbox.seal()

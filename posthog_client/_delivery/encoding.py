@@ -47,16 +47,10 @@ def finalize(message: dict[str, Any] | Pending, static: Mapping[str, Any]) -> di
 
 def _shorten(value: Any, limit: int) -> tuple[Any, bool]:
     if isinstance(value, str):
-        if len(value) > limit:
-            return value[:limit] + TRUNCATED_MARK, True
-        return value, False
+        return (value[:limit] + TRUNCATED_MARK, True) if len(value) > limit else (value, False)
     if isinstance(value, dict):
-        changed = False
-        out = {}
-        for key, item in value.items():
-            out[key], cut = _shorten(item, limit)
-            changed = changed or cut
-        return out, changed
+        pairs = {key: _shorten(item, limit) for key, item in value.items()}
+        return {key: item for key, (item, _) in pairs.items()}, any(c for _, c in pairs.values())
     if isinstance(value, list):
         items = [_shorten(item, limit) for item in value]
         return [item for item, _ in items], any(cut for _, cut in items)
@@ -84,15 +78,10 @@ def encode_within(message: dict[str, Any], max_bytes: int) -> tuple[bytes | None
 
 def decode_events(events: Sequence[bytes | dict[str, Any] | Pending]) -> list[dict[str, Any]]:
     """Events back as dicts, for ``on_error`` (they carry no keys)."""
-    out = []
-    for event in events:
-        if is_pending(event):
-            out.append(expand(event))
-        elif isinstance(event, dict):
-            out.append(event)
-        else:
-            out.append(json.loads(cast(bytes, event)))
-    return out
+    return [
+        expand(e) if is_pending(e) else e if isinstance(e, dict) else json.loads(cast(bytes, e))
+        for e in events
+    ]
 
 
 def _repair(value: Any, depth: int = 0) -> Any:
@@ -107,12 +96,8 @@ def _repair(value: Any, depth: int = 0) -> Any:
     return value
 
 
-def _default(value: Any) -> Any:
-    return clean_value(value)
-
-
 _encoder = json.JSONEncoder(
-    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=_default
+    ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=clean_value
 )
 
 

@@ -20,7 +20,7 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -161,24 +161,14 @@ class Pool:
             preload_content=False,
         )
         try:
-            content = _read_capped_raw(response)
+            chunks = response.stream(65536, decode_content=True)
+            content = _read_capped(chunks, urllib3.exceptions.HTTPError)
         finally:
             response.release_conn()
         return response.status, content, response.headers
 
     def close(self) -> None:
         self._manager.clear()
-
-
-def _read_capped_raw(response: Any) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.stream(65536, decode_content=True):
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            raise urllib3.exceptions.HTTPError("response too large")
-    return b"".join(chunks)
 
 
 class _Resolver:
@@ -328,7 +318,7 @@ def send(
                 stream=True,
             )
             try:
-                content = _read_capped(response)
+                content = _read_capped(response.iter_content(65536), requests.RequestException)
             finally:
                 response.close()
             status, answer_headers = response.status_code, response.headers
@@ -386,12 +376,13 @@ def _chain(exc: BaseException | None) -> list[BaseException]:
     return found
 
 
-def _read_capped(response: requests.Response) -> bytes:
-    chunks: list[bytes] = []
+def _read_capped(chunks: Iterable[bytes], too_large: type[Exception]) -> bytes:
+    """The body, read in chunks; ``too_large`` is raised past ``MAX_RESPONSE_BYTES``."""
+    read: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(65536):
-        chunks.append(chunk)
+    for chunk in chunks:
+        read.append(chunk)
         size += len(chunk)
         if size > MAX_RESPONSE_BYTES:
-            raise requests.RequestException("response too large")
-    return b"".join(chunks)
+            raise too_large("response too large")
+    return b"".join(read)

@@ -90,24 +90,20 @@ class Intake:
         geoip: object = None,
     ) -> str | None:
         """Build the event (``InvalidCall``: the caller's mistake, named by the guard), run the
-        ``before_send`` hooks and queue it. ``geoip``: the call's ``disable_geoip``."""
+        ``before_send`` hooks and queue it. ``geoip``: the call's ``disable_geoip`` (passed only
+        with events built as dicts: ``capture`` puts it among the properties itself)."""
         if self.closed:
             logger.warning("posthog_client: %s() after shutdown(); the event is not sent", method)
             return None
         message: Any = build()
         if geoip is not None:
-            if messages.is_pending(message):
-                props = messages.pending_properties(message)
-                message = messages.with_properties(message, props)
-            else:
-                props = message["properties"]
-            props["$geoip_disable"] = check_geoip(geoip)
+            message["properties"]["$geoip_disable"] = check_geoip(geoip)
         if enrich is not None:
             message = self._deferred(message, enrich)
         elif self._hooks:
             message = self._run_hooks(message)
             if message is None:
-                self._consumer.ledger.refuse("before_send")
+                self._consumer.ledger.discard("before_send", queued=False)
                 return None
         if not self._consumer.put(message):
             return None

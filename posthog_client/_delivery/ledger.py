@@ -38,21 +38,16 @@ class Ledger:
         """Zero everything (a forked child starts with its own accounting)."""
         self._lock = threading.Lock()
         self._log = RateLimitedLog()
-        self._accepted = 0
-        self._sent = 0
-        self._retried = 0
-        self._requests = 0
+        self._accepted = self._sent = self._retried = self._requests = self._unknown = 0
         self._dropped = dict.fromkeys(DROP_REASONS, 0)
-        self._unknown = 0
         self.lost = 0  # dropped after being queued, unknown or spooled: what makes a flush fail
         self._spooled = 0  # handed to the spool (no longer this process's to deliver)
         self._replayed = 0  # sent from the spool (rows this process or another one wrote)
-        self._replay_dropped = 0
-        self._spool_errors = 0
+        self._replay_dropped = self._spool_errors = 0
         self.evictable = 0  # events waiting for a retry in memory (the consumer keeps it current)
         self._evict_debt = 0  # events admitted over the bound: as many old ones are to be evicted
         self._done = 0  # sent + dropped: kept as one number for the per-capture bound check
-        self._last_error: str | None = None
+        self.last_error: str | None = None  # the last failure, keys redacted
         # One warning per overflow episode: set at the first queue_full drop, cleared on drain.
         self._overflowing = False
         self._overflow_drops = 0
@@ -84,13 +79,6 @@ class Ledger:
             )
         return False
 
-    def refuse(self, reason: str) -> None:
-        """Count an event dropped before it entered the pipeline (``before_send``)."""
-        with self._lock:
-            self._accepted += 1
-            self._dropped[reason] += 1
-            self._done += 1
-
     # -- the consumer --------------------------------------------------------------------------
 
     def request(self) -> None:
@@ -103,11 +91,14 @@ class Ledger:
 
     def retrying(self, count: int, error: str) -> None:
         self._retried += count
-        self._last_error = redact(error, self._secrets)
+        self.last_error = redact(error, self._secrets)
 
-    def discard(self, reason: str) -> None:
-        """Count a queued event dropped before it was sent, by choice (``before_send``)."""
+    def discard(self, reason: str, *, queued: bool = True) -> None:
+        """Count an event dropped before it was sent, by choice (``before_send``): a queued one,
+        or (``queued=False``) one refused before it entered the pipeline, counted as accepted."""
         with self._lock:
+            if not queued:
+                self._accepted += 1
             self._dropped[reason] += 1
             self._done += 1
 
@@ -130,29 +121,20 @@ class Ledger:
         uuids: list[str] | None = None,
         request_id: str | None = None,
         attempts: int = 0,
+        spooled: bool = False,
     ) -> None:
-        """Count ``events`` as dropped for ``reason`` and hand them to ``on_error``."""
+        """Count ``events`` as dropped for ``reason`` and hand them to ``on_error``. ``spooled``:
+        events of the spool, counted apart (they left this process's accounting when spooled)."""
         count = len(events)
         with self._lock:
-            self._dropped[reason] += count
-            self._done += count
-            self.lost += count
-        self._report(events, reason, detail, status, uuids, request_id, attempts, log)
-
-    def _report(
-        self,
-        events: list[Any],
-        reason: str,
-        detail: str,
-        status: int | None,
-        uuids: list[str] | None,
-        request_id: str | None,
-        attempts: int,
-        log: bool = True,
-    ) -> None:
-        count = len(events)
+            if spooled:
+                self._replay_dropped += count
+            else:
+                self._dropped[reason] += count
+                self._done += count
+                self.lost += count
         detail = redact(detail, self._secrets)
-        self._last_error = f"{reason}: {detail}"
+        self.last_error = f"{reason}: {detail}"
         if log:
             hint = DOCTOR_HINT if status in (401, 403) else ""
             self._log.warning(reason, "dropped %d event(s) (%s: %s)%s", count, reason, detail, hint)
@@ -194,11 +176,8 @@ class Ledger:
             self._spool_errors += 1
 
     def spool_drop(self, events: list[Any], reason: str) -> None:
-        """Spooled events dropped by the spool's bounds or by PostHog: reported, and counted
-        apart (they left this process's accounting when they were spooled)."""
-        with self._lock:
-            self._replay_dropped += len(events)
-        self._report(events, reason, f"{len(events)} spooled event(s)", None, None, None, 0)
+        """Spooled events dropped by the spool's bounds or by PostHog."""
+        self.drop(events, reason, f"{len(events)} spooled event(s)", spooled=True)
 
     def unknown(self, count: int, why: str) -> None:
         """Count events sent but never answered: PostHog may have them (their uuids make a
@@ -207,7 +186,7 @@ class Ledger:
             self._unknown += count
             self._done += count
             self.lost += count
-        self._last_error = f"unknown outcome: {why}"
+        self.last_error = f"unknown outcome: {why}"
         self._log.warning("unknown", "%d event(s) of unknown outcome (%s)", count, why)
 
     def confirm(self, count: int) -> None:
@@ -218,11 +197,6 @@ class Ledger:
             self._sent += moved
 
     # -- anyone ----------------------------------------------------------------------------------
-
-    @property
-    def last_error(self) -> str | None:
-        """The last failure, keys redacted."""
-        return self._last_error
 
     def pending(self) -> int:
         with self._lock:
@@ -244,5 +218,5 @@ class Ledger:
             spool_errors=self._spool_errors,
             requests=self._requests,
             dropped=dropped,
-            last_error=self._last_error,
+            last_error=self.last_error,
         )

@@ -27,9 +27,7 @@ def parse_retry_after(value: str | None, now: dt.datetime) -> float | None:
         if when.tzinfo is None:
             when = when.replace(tzinfo=dt.timezone.utc)
         seconds = (when - now).total_seconds()
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return min(seconds, RETRY_AFTER_CAP)
+    return min(seconds, RETRY_AFTER_CAP) if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def retry_delay(

@@ -6,6 +6,7 @@ are in ``wire``; the consumer calls ``post`` without its lock and ``settle`` und
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 import random
 import time
@@ -102,10 +103,10 @@ class Sender:
         if verdict.split:
             outbox.requeue_first(batch.split())
             return Settlement([], None, False)
-        reports = [
-            self._report(batch, index_reason_detail, result)
-            for index_reason_detail in _grouped(verdict.drop)
-        ]
+        by_reason: dict[str, list[tuple[int, str, str]]] = {}
+        for drop in verdict.drop:  # one report (and one on_error call) per reason, in order
+            by_reason.setdefault(drop[1], []).append(drop)
+        reports = [self._report(batch, drops, result) for drops in by_reason.values()]
         if not verdict.retry:
             batch.done = True
             return Settlement(reports, None, False)
@@ -126,12 +127,11 @@ class Sender:
                 reports.append(self._report(batch, left, result))
             return Settlement(reports, None, False)
         batch.keep(verdict.retry)
-        retry_after = result.headers.get("Retry-After")
         delay = retry_delay(
             batch.attempts,
             config.retry_base_delay,
             config.retry_max_delay,
-            parse_retry_after(retry_after, dt.datetime.now(dt.timezone.utc)),
+            parse_retry_after(result.headers.get("Retry-After"), dt.datetime.now(dt.timezone.utc)),
             self._rng.random(),
         )
         self.ledger.retrying(len(verdict.retry), result.describe())
@@ -150,28 +150,15 @@ class Sender:
         events = [batch.events[index] for index, _, _ in drops]
         uuids = [batch.uuids[index] for index, _, _ in drops]
         _, reason, detail = drops[0]
-        status = result.status
-
-        def report() -> None:
-            if batch.row_id is not None:  # spooled events: counted apart
-                self.ledger.spool_drop(events, reason)
-                return
-            self.ledger.drop(
-                events,
-                reason,
-                detail,
-                status,
-                uuids=uuids,
-                request_id=batch.request_id,
-                attempts=batch.attempts,
-            )
-
-        return report
-
-
-def _grouped(drops: list[tuple[int, str, str]]) -> list[list[tuple[int, str, str]]]:
-    """Drops by reason, in order (one report and one on_error call per reason)."""
-    groups: dict[str, list[tuple[int, str, str]]] = {}
-    for drop in drops:
-        groups.setdefault(drop[1], []).append(drop)
-    return list(groups.values())
+        if batch.row_id is not None:  # spooled events: counted apart
+            return functools.partial(self.ledger.spool_drop, events, reason)
+        return functools.partial(
+            self.ledger.drop,
+            events,
+            reason,
+            detail,
+            result.status,
+            uuids=uuids,
+            request_id=batch.request_id,
+            attempts=batch.attempts,
+        )

@@ -65,8 +65,7 @@ class Row:
 def default_path(host: str, api_key: str) -> Path:
     """``spool_path=True``: one file per project and host in the user's cache directory."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    digest = hashlib.sha256(f"{host}\n{api_key}".encode()).hexdigest()[:16]
-    return Path(base) / "posthog-client" / f"spool-{digest}.sqlite3"
+    return Path(base) / "posthog-client" / f"spool-{fingerprint(host, api_key)[:16]}.sqlite3"
 
 
 def fingerprint(host: str, api_key: str) -> str:
@@ -131,8 +130,7 @@ class Spool:
             return self._open_checked()
 
     def _open_checked(self) -> sqlite3.Connection:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # 0600 from the first byte
-        os.close(fd)
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))  # 0600 from the first byte
         conn = sqlite3.connect(self.path, timeout=2.0, check_same_thread=False)
         try:
             conn.execute("PRAGMA busy_timeout = 2000")

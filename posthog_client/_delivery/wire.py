@@ -43,8 +43,7 @@ def _as_bool(value: object) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):
-        text = value.strip().lower()
-        return {"true": True, "1": True, "false": False, "0": False}.get(text)
+        return {"true": True, "1": True, "false": False, "0": False}.get(value.strip().lower())
     if isinstance(value, (int, float)):
         return value != 0
     return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import sys
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypedDict, overload
 
 from .._errors import InvalidCall
@@ -113,8 +113,7 @@ def capture_call(self: Client, call: calls.CaptureCall) -> str | None:
         under.update(calls.extra_properties(call))
     if under and (props is None or isinstance(props, Mapping)):
         props = {**under, **(props or {})}
-    enrich = None
-    options = None
+    enrich = options = None
     if call.send_feature_flags is not False and call.flags is None:  # flags= wins: no request
         options = calls.flag_options(call.send_feature_flags, call.groups)
     if options is not None:
@@ -186,14 +185,9 @@ def alias(
     the same person."""
     if self._config.disabled:
         return None
-    stamp, uid, _ = self._intake.stamp(timestamp, uuid, method="alias")
     new_id = _context.current().distinct_id if distinct_id is None else distinct_id
-    return self._intake.submit(
-        "alias",
-        uid,
-        lambda: messages.alias(previous_id, new_id, stamp, uid),
-        geoip=disable_geoip,
-    )
+    build = functools.partial(messages.alias, previous_id, new_id)
+    return _submit(self, "alias", build, timestamp, uuid, disable_geoip)
 
 
 @guard(None)
@@ -210,13 +204,10 @@ def group_identify(
     """Set properties of a group (``$groupidentify``)."""
     if self._config.disabled:
         return None
-    stamp, uid, _ = self._intake.stamp(timestamp, uuid, method="group_identify")
-    return self._intake.submit(
-        "group_identify",
-        uid,
-        lambda: messages.group_identify(group_type, group_key, properties, distinct_id, stamp, uid),
-        geoip=disable_geoip,
+    build = functools.partial(
+        messages.group_identify, group_type, group_key, properties, distinct_id
     )
+    return _submit(self, "group_identify", build, timestamp, uuid, disable_geoip)
 
 
 def _person(
@@ -230,18 +221,25 @@ def _person(
 ) -> str | None:
     if self._config.disabled:
         return None
-    method = kind.lstrip("$")
     if distinct_id is None:
         distinct_id = _context.current().distinct_id
         if distinct_id is None:
             raise InvalidCall("no distinct_id given, and none in the context")
+    build = functools.partial(messages.person, kind, distinct_id, properties)
+    return _submit(self, kind.lstrip("$"), build, timestamp, uuid, geoip)
+
+
+def _submit(
+    self: Client,
+    method: str,
+    build: Callable[[str | float, str], dict[str, Any]],
+    timestamp: Any,
+    uuid: Any,
+    geoip: bool | None,
+) -> str | None:
+    """Stamp and queue an event ``build(timestamp, uuid)`` makes (not ``capture``'s)."""
     stamp, uid, _ = self._intake.stamp(timestamp, uuid, method=method)
-    return self._intake.submit(
-        method,
-        uid,
-        lambda: messages.person(kind, distinct_id, properties, stamp, uid),
-        geoip=geoip,
-    )
+    return self._intake.submit(method, uid, lambda: build(stamp, uid), geoip=geoip)
 
 
 @guard(None)

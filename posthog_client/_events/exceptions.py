@@ -14,6 +14,7 @@ call first, as in a Python traceback.
 from __future__ import annotations
 
 import builtins
+import collections
 import contextlib
 import functools
 import itertools
@@ -118,8 +119,7 @@ def _entries(root: BaseException, handled: bool, mechanism: str) -> list[dict[st
         linked = _linked(exc)
         if linked is not None:
             stack.append((linked[0], linked[1], exception_id))
-        for member in reversed(_members(exc)[:MAX_EXCEPTIONS]):
-            stack.append((member, "member", exception_id))
+        stack.extend((m, "member", exception_id) for m in reversed(_members(exc)[:MAX_EXCEPTIONS]))
     return entries
 
 
@@ -158,13 +158,11 @@ def _entry(
     parent: int | None,
 ) -> dict[str, Any]:
     kind = type(exc)
-    mech: dict[str, Any]
     if source is None:
-        mech = {"type": mechanism, "handled": handled}
+        mech: dict[str, Any] = {"type": mechanism, "handled": handled}
     else:  # a linked exception: how it relates to its parent, not whether it was handled
         mech = {"type": "chained", "source": source}
-    mech["synthetic"] = False
-    mech["exception_id"] = exception_id
+    mech.update(synthetic=False, exception_id=exception_id)
     if source is not None:
         mech["parent_id"] = parent
     if _members(exc):
@@ -201,9 +199,7 @@ def _type_name(kind: type) -> str:
 
 def _type_module(kind: type) -> str | None:
     module = getattr(kind, "__module__", None)
-    if not isinstance(module, str) or module == "builtins":
-        return None
-    return module
+    return module if isinstance(module, str) and module != "builtins" else None
 
 
 def _message(exc: BaseException) -> str:
@@ -247,12 +243,9 @@ def _frames(tb: TracebackType | None) -> list[dict[str, Any]]:
     if len(head) < MAX_FRAMES:
         chosen = head
     else:  # keep a sliding window of the innermost frames without listing them all
-        tail: list[TracebackType] = head[half:]
-        for item in _walk(head[-1].tb_next):
-            tail.append(item)
-            if len(tail) > 2 * half:
-                del tail[:half]
-        chosen = head[:half] + tail[-half:]
+        tail = collections.deque(head[half:], maxlen=half)
+        tail.extend(_walk(head[-1].tb_next))
+        chosen = head[:half] + list(tail)
     frames = []
     for item in chosen:
         try:
@@ -353,7 +346,7 @@ def _short_filename(filename: str, module: str | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _library_roots() -> tuple[str, ...]:
-    roots = {_PACKAGE_DIR}
+    roots = {_PACKAGE_DIR, os.path.normcase(os.path.realpath(_PACKAGE_DIR))}
     for name in ("stdlib", "platstdlib"):
         try:
             path = sysconfig.get_paths().get(name)
@@ -362,7 +355,6 @@ def _library_roots() -> tuple[str, ...]:
         if path:
             roots.add(os.path.normcase(os.path.realpath(path)))
             roots.add(os.path.normcase(os.path.abspath(path)))
-    roots.add(os.path.normcase(os.path.realpath(_PACKAGE_DIR)))
     return tuple(sorted(roots))
 
 

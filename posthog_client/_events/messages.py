@@ -80,20 +80,9 @@ def is_pending(item: object) -> TypeGuard[Pending]:
     return type(item) is tuple  # (the queue's other items are dicts and classes of their own)
 
 
-def pending_properties(item: Pending) -> dict[str, Any]:
-    """The event's own properties (a new dict for flat ones: change it, not the event)."""
-    keys = item[2]
-    return thaw_properties(keys, item[VALUES:] if keys is not None else item[VALUES])
-
-
-def with_properties(item: Pending, properties: dict[str, Any]) -> Pending:
-    event, distinct_id, _, timestamp, uid, groups = item[:VALUES]
-    return (event, distinct_id, None, timestamp, uid, groups, properties)
-
-
 def expand(item: Pending) -> dict[str, Any]:
-    event, distinct_id, _, stamp, uid, groups = item[:VALUES]
-    props = pending_properties(item)
+    event, distinct_id, keys, stamp, uid, groups = item[:VALUES]
+    props = thaw_properties(keys, item[VALUES:] if keys is not None else item[VALUES])
     if groups is not None and "$groups" not in props:
         props["$groups"] = dict(groups)
     if stamp is None:
@@ -126,9 +115,7 @@ def format_epoch(seconds: float) -> str:
     if second != whole:
         text = dt.datetime.fromtimestamp(int(whole), dt.timezone.utc).isoformat()
         second, prefix = _last_second = (whole, text[:-6])  # without "+00:00"
-    if micros:
-        return f"{prefix}.{micros:06d}+00:00"
-    return f"{prefix}+00:00"
+    return f"{prefix}.{micros:06d}+00:00" if micros else f"{prefix}+00:00"
 
 
 _last_second: tuple[float, str] = (-1.0, "")
@@ -169,9 +156,7 @@ def check_distinct_id(value: object, name: str = "distinct_id") -> str:
         if not value.strip():
             raise InvalidCall(f"{name} is empty")
         return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, uuidlib.UUID):
+    if (isinstance(value, int) and not isinstance(value, bool)) or isinstance(value, uuidlib.UUID):
         return str(value)
     raise InvalidCall(f"{name} must be a non-empty string, got {type(value).__name__}")
 
