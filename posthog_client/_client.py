@@ -9,6 +9,7 @@ cannot decide.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import weakref
 from collections.abc import Callable, Mapping
@@ -98,7 +99,7 @@ class Client:
         # client must not keep a dropped client alive through the parts' threads.
         core = dataclasses.replace(config, on_error=None, before_send=())
         self._transport = Transport(config.host, session)
-        on_error_source = _weak_on_error(weakref.ref(self))
+        on_error_source = functools.partial(_on_error_of, weakref.ref(self))
         self._consumer = Consumer(core, self._transport, self._static, on_error_source)
         self._consumer.start_replay()  # with a spool: rows left by an earlier run go out now
         self._intake = Intake(self._consumer, self._static, config.before_send)
@@ -198,9 +199,8 @@ class Client:
         Returns True when every such event was delivered; False when the deadline passed or
         some were dropped or of unknown outcome (``stats()`` and ``on_error`` tell which).
         """
-        if timeout_seconds is not None:
-            timeout = timeout_seconds
-        return self._consumer.flush(call_timeout(timeout))
+        seconds = timeout if timeout_seconds is None else timeout_seconds
+        return self._consumer.flush(call_timeout(seconds))
 
     @guard(False)
     def shutdown(self, timeout: float = 10.0) -> bool:
@@ -247,11 +247,7 @@ class Client:
 Posthog = Client  # the official SDK's name
 
 
-def _weak_on_error(ref: weakref.ref[Client]) -> Callable[[], OnError | None]:
+def _on_error_of(ref: weakref.ref[Client]) -> OnError | None:
     """The client's ``on_error``, found through a weak reference (None once it is gone)."""
-
-    def source() -> OnError | None:
-        client = ref()
-        return None if client is None else client._config.on_error
-
-    return source
+    client = ref()
+    return None if client is None else client._config.on_error

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 
 from ._errors import ConfigError, ConfigTypeError
 
+logger = logging.getLogger("posthog_client")
 DEFAULT_HOST = "https://us.i.posthog.com"
 # PostHog accepts at most 1,000 events in one /batch/ request.
 MAX_FLUSH_AT = 1000
@@ -135,7 +135,7 @@ def _check_seconds(name: str, value: object, low: float = 0.0, high: float = 86_
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise ConfigTypeError(f"{name} must be a number of seconds, got {type(value).__name__}")
     seconds = float(value)
-    if not math.isfinite(seconds) or not low < seconds <= high:
+    if not low < seconds <= high:  # NaN and infinities fail this too
         raise ConfigError(f"{name} must be more than {low} and at most {high} seconds, got {value}")
     return seconds
 
@@ -205,9 +205,8 @@ def _check_hooks(value: object) -> tuple[BeforeSend, ...]:
     if value is None:
         return ()
     hooks: Sequence[object] = value if isinstance(value, (list, tuple)) else (value,)
-    for hook in hooks:
-        if not callable(hook):
-            raise ConfigTypeError("before_send must be a callable or a list of callables")
+    if not all(callable(hook) for hook in hooks):
+        raise ConfigTypeError("before_send must be a callable or a list of callables")
     return tuple(hooks)  # type: ignore[arg-type]
 
 
@@ -227,19 +226,17 @@ def _official_names(api_key: object, options: dict[str, Any]) -> object:
     compression = options.pop("capture_compression", None)
     if compression is not None:  # the official SDK's CaptureCompression (an enum or its text)
         name = str(getattr(compression, "value", compression)).strip().lower()
-        if name in ("none", "identity"):
-            options["gzip"] = False
-        elif name == "gzip":
-            options["gzip"] = True
+        if name in ("none", "identity", "gzip"):
+            options["gzip"] = name == "gzip"
         else:
-            logging.getLogger("posthog_client").warning(
+            logger.warning(
                 "posthog_client: capture_compression=%r is not supported here; gzip is used", name
             )
     ignored = sorted(set(options) & OFFICIAL_ONLY)
     if ignored:
         for name in ignored:
             del options[name]
-        logging.getLogger("posthog_client").warning(
+        logger.warning(
             "posthog_client: option(s) of the official posthog SDK without effect here: %s "
             "(see the README's migration section)",
             ", ".join(ignored),
@@ -258,8 +255,7 @@ def _check_super_properties(value: object) -> Mapping[str, Any]:
 def make_config(api_key: object, **options: Any) -> Config:
     """Validate every option; raise ``ConfigError``/``ConfigTypeError`` on the first bad one."""
     api_key = _official_names(api_key, options)
-    known = Config.__dataclass_fields__
-    unknown = sorted(set(options) - set(known) - {"api_key"})
+    unknown = sorted(set(options) - set(Config.__dataclass_fields__) - {"api_key"})
     if unknown:
         raise ConfigTypeError(f"unknown option(s): {', '.join(unknown)}")
     key = "" if api_key is None else check_key("api_key", api_key)
@@ -287,17 +283,11 @@ def make_config(api_key: object, **options: Any) -> Config:
         if name in options:
             values[name] = _check_int(name, options[name], low, high)
     seconds = ("flush_interval", "retry_base_delay", "retry_max_delay", "timeout", "flags_timeout")
-    for name in (*seconds, "poll_interval", "exit_timeout"):
+    bounds = dict.fromkeys((*seconds, "poll_interval", "exit_timeout"), (0.0, 86_400.0))
+    bounds.update(retry_window=(0, 7 * 86_400), spool_max_age=(60, 30 * 86_400))
+    for name, limits in bounds.items():
         if name in options:
-            values[name] = _check_seconds(name, options[name])
-    if "retry_window" in options:
-        values["retry_window"] = _check_seconds(
-            "retry_window", options["retry_window"], 0, 7 * 86_400
-        )
-    if "spool_max_age" in options:
-        values["spool_max_age"] = _check_seconds(
-            "spool_max_age", options["spool_max_age"], 60, 30 * 86_400
-        )
+            values[name] = _check_seconds(name, options[name], *limits)
     values["spool_path"] = _check_spool_path(options.get("spool_path"), values["host"], key)
     if options.get("capture_mode") is not None:  # None: the default, as in the official SDK
         values["capture_mode"] = _check_capture_mode(options["capture_mode"])
@@ -344,7 +334,5 @@ def call_timeout(timeout: object) -> float:
         return float(timeout)
     if timeout is None:
         return 3600.0
-    logging.getLogger("posthog_client").warning(
-        "posthog_client: timeout %r is not a number of seconds; using 10", timeout
-    )
+    logger.warning("posthog_client: timeout %r is not a number of seconds; using 10", timeout)
     return 10.0

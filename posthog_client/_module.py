@@ -40,6 +40,7 @@ _default: Client | None = None
 _default_settings: tuple[_Any, ...] | None = None
 _default_lock = _threading.Lock()
 _TRUE = ("1", "true", "yes", "on")
+_logger = _logging.getLogger("posthog_client")
 
 
 def _new_lock_after_fork() -> None:  # a lock held by another thread at fork would never be freed
@@ -92,7 +93,7 @@ def get_client() -> Client | None:
     if not settings[0]:
         if not _warned_no_key:
             _warned_no_key = True
-            _logging.getLogger("posthog_client").warning(
+            _logger.warning(
                 "posthog_client: no project API key (posthog_client.api_key, or the "
                 "POSTHOG_API_KEY environment variable); module-level calls do nothing"
             )
@@ -106,9 +107,7 @@ def get_client() -> Client | None:
         try:
             _default = Client(settings[0], **options)
         except (ConfigError, TypeError) as exc:
-            _logging.getLogger("posthog_client").error(
-                "posthog_client: bad module settings: %s", exc
-            )
+            _logger.error("posthog_client: bad module settings: %s", exc)
             return None
         _default_settings = settings
     if old is not None:  # its thread delivers what it holds, without making this call wait
@@ -147,8 +146,7 @@ def _forward(
 
     call.__name__ = method.__name__
     call.__doc__ = method.__doc__
-    guarded: _Callable[_P, _R] = _guard(neutral, fallback=fallback)(call)
-    return guarded
+    return _guard(neutral, fallback=fallback)(call)
 
 
 def _default_value(args: tuple[_Any, ...], kwargs: dict[str, _Any]) -> _Any:
@@ -263,9 +261,7 @@ def flush(timeout: float = 10.0, *, timeout_seconds: float | None = None) -> boo
     when there is no module-level client: then there is nothing to deliver).
     ``timeout_seconds``: the official SDK's name for ``timeout``."""
     client = _default
-    if client is None:
-        return True
-    return client.flush(timeout, timeout_seconds=timeout_seconds)
+    return True if client is None else client.flush(timeout, timeout_seconds=timeout_seconds)
 
 
 @_guard(True)

@@ -7,6 +7,7 @@ caller's line (``misuse``); anything else is a defect of the SDK (``internal.rep
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 from collections.abc import Callable
@@ -47,10 +48,8 @@ def guard(neutral: Any, *, fallback: Fallback | None = None) -> Callable[[F], F]
             except Exception as exc:
                 _internal.report(exc)
             if fallback is not None:
-                try:
+                with contextlib.suppress(Exception):
                     return fallback(args, kwargs)
-                except Exception:
-                    pass
             return copy.deepcopy(neutral)  # a fresh dict each time: callers may mutate it
 
         return guarded  # type: ignore[return-value]

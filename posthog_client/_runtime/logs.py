@@ -52,7 +52,3 @@ def set_debug_logging(on: bool) -> None:
         if _handler is not None:
             logger.removeHandler(_handler)
             _handler = None
-
-
-def enable_debug_logging() -> None:
-    set_debug_logging(True)

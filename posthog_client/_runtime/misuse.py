@@ -37,15 +37,12 @@ _sites: OrderedDict[tuple[str, str], list[float]] = OrderedDict()  # -> [last lo
 
 def _is_ours(frame: FrameType) -> bool:
     name = frame.f_globals.get("__name__")
-    if not isinstance(name, str):
-        return False
-    return any(name == root or name.startswith(root + ".") for root in _SKIPPED)
+    return isinstance(name, str) and name.partition(".")[0] in _SKIPPED
 
 
-def call_site(frame: FrameType | None = None) -> str:
+def call_site() -> str:
     """``file:line`` of the first frame up the stack that is not the SDK's (the caller)."""
-    if frame is None:
-        frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     while frame is not None and _is_ours(frame):
         frame = frame.f_back
     if frame is None:

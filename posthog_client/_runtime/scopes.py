@@ -56,14 +56,6 @@ class Scope:
             logger.debug("posthog_client: a context ended in another contextvars context")
 
 
-def _no_op_scope(args: tuple[Any, ...], kwargs: dict[str, Any]) -> contextlib.nullcontext[None]:
-    return contextlib.nullcontext()
-
-
-def _no_op_decorator(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[F], F]:
-    return lambda function: function
-
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -92,7 +84,7 @@ def decorator(fresh: object, capture: Capture | None) -> Callable[[F], F]:
     return decorate
 
 
-decorator_guard = guard(None, fallback=_no_op_decorator)
+decorator_guard = guard(None, fallback=lambda args, kwargs: lambda function: function)
 
 
 def scope(fresh: object, capture: Capture | None) -> Scope:
@@ -101,7 +93,7 @@ def scope(fresh: object, capture: Capture | None) -> Scope:
     return Scope(fresh, capture)
 
 
-context_guard = guard(None, fallback=_no_op_scope)
+context_guard = guard(None, fallback=lambda args, kwargs: contextlib.nullcontext())
 
 
 def _text(value: object, name: str) -> str:

@@ -12,12 +12,12 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .._delivery.transport import BATCH_PATH, CAPTURE_V1_PATH
 from ._records import Event, FakeResponse, RecordedRequest
 
-CAPTURE = "capture"  # a fault's path meaning "whichever capture endpoint the client uses"
 CAPTURE_PATHS = (BATCH_PATH.rstrip("/"), CAPTURE_V1_PATH)
 _KEY = re.compile(r"^[\x21-\x7e]{1,512}$")  # printable, no spaces: what a project key looks like
 _V1_OPTIONS = {
@@ -29,14 +29,12 @@ _V1_OPTIONS = {
 _VERDICTS = ("ok", "warning", "drop", "limited", "retry")
 
 
+@dataclass(eq=False, slots=True)  # compared by identity, as _spend needs
 class _Verdict:
-    __slots__ = ("verdict", "uuids", "times", "details")
-
-    def __init__(self, verdict: str, uuids: frozenset[str] | None, times: int | None, details: str):
-        self.verdict = verdict
-        self.uuids = uuids
-        self.times = times
-        self.details = details
+    verdict: str
+    uuids: frozenset[str] | None
+    times: int | None
+    details: str
 
 
 class CaptureRoutes:
@@ -45,11 +43,10 @@ class CaptureRoutes:
     api_key: str
     _lock: threading.Condition
 
-    def _init_capture(self) -> None:
+    def _init_capture(self) -> dict[tuple[str, str], Any]:
+        """Set up the capture state; returns the capture routes."""
         self._unknown_keys_rejected = False
         self._verdicts: list[_Verdict] = []
-
-    def _capture_routes(self) -> dict[tuple[str, str], Any]:
         return {
             ("POST", BATCH_PATH.rstrip("/")): self._v0_route,
             ("POST", CAPTURE_V1_PATH): self._v1_route,
@@ -107,8 +104,7 @@ class CaptureRoutes:
     def _v1_route(self, request: RecordedRequest) -> FakeResponse:
         auth = request.header("Authorization") or ""
         key = auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
-        refused = self._key_refused(key)
-        if refused is not None:
+        if self._key_refused(key) is not None:
             return FakeResponse.json(
                 401, {"error": "missing_authorization", "error_description": "Bearer key"}
             )

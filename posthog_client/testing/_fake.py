@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import threading
 import time
@@ -62,12 +63,8 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         self._requests: list[RecordedRequest] = []
         self._events: list[Event] = []
         self._faults: list[Fault] = []
-        self._routes: dict[tuple[str, str], Callable[[RecordedRequest], FakeResponse]] = {}
         self._clients: list[Client] = []
-        self._init_flags()
-        self._init_capture()
-        self._routes.update(self._capture_routes())
-        self._routes.update(self._flag_routes())
+        self._routes = {**self._init_capture(), **self._init_flags()}
 
     # -- routing core ----------------------------------------------------------------------
 
@@ -83,9 +80,8 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         if path.startswith(CONTROL_PREFIX):
             return self._control(method, path)
         wire_path, path = path, self._unprefixed(path)
-        lowered = {k.lower(): v for k, v in headers.items()}
         raw = body
-        encoding = lowered.get("content-encoding", "").lower()
+        encoding = {k.lower(): v for k, v in headers.items()}.get("content-encoding", "").lower()
         try:
             if encoding == "gzip":
                 raw = gzip.decompress(body)
@@ -95,12 +91,10 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
             detail = {"type": "validation_error", "detail": "body is not valid " + encoding}
             broken = RecordedRequest(method, path, dict(query), dict(headers), body)
             return self._record_request(broken, FakeResponse.json(400, detail))
-        parsed: Any = None
-        if raw:
-            try:
-                parsed = parse_strict_json(raw)
-            except (ValueError, UnicodeDecodeError):
-                parsed = None
+        try:
+            parsed = parse_strict_json(raw) if raw else None
+        except (ValueError, UnicodeDecodeError):
+            parsed = None
         request = RecordedRequest(method, path, dict(query), dict(headers), raw, parsed)
         scripted = self._scripted(request)
         if scripted is not None and scripted.error != "pass":
@@ -122,9 +116,7 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
 
     def _unprefixed(self, path: str) -> str:
         prefix = self.path_prefix
-        if not prefix:
-            return path
-        if path.startswith(prefix + "/"):
+        if not prefix or path.startswith(prefix + "/"):
             return path[len(prefix) :]
         return "/_missing_prefix" + path  # answered 404 like any unknown path
 
@@ -145,20 +137,10 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         return FakeResponse.json(404, {"detail": f"no control endpoint {method} {path}"})
 
     def _record_request(self, request: RecordedRequest, response: FakeResponse) -> FakeResponse:
-        events: tuple[Event, ...] = ()
-        if 200 <= response.status < 300 and response.error is None:
-            events = response.events
-        stamped = RecordedRequest(
-            request.method,
-            request.path,
-            request.query,
-            request.headers,
-            request.body,
-            request.json,
-            0 if response.error else response.status,
-            time.monotonic(),
-            events,
-        )
+        ok = 200 <= response.status < 300 and response.error is None
+        events = response.events if ok else ()
+        status = 0 if response.error else response.status
+        stamped = dataclasses.replace(request, status=status, at=time.monotonic(), events=events)
         with self._lock:
             self._requests.append(stamped)
             self._events.extend(events)
@@ -258,6 +240,7 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         """
         from .._client import Client
 
+        api_key = options.pop("api_key", self.api_key)
         settings: dict[str, Any] = {
             "host": self.host,
             "personal_api_key": self.personal_api_key,
@@ -266,9 +249,8 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
             "retry_base_delay": 0.01,
             "retry_max_delay": 0.05,
             "exit_timeout": 1.0,
+            **options,
         }
-        api_key = options.pop("api_key", self.api_key)
-        settings.update(options)
         client = Client(api_key, **settings)
         self._clients.append(client)
         return client
@@ -289,8 +271,7 @@ class FakePostHog(CaptureRoutes, FaultInjection, FlagRoutes):
         attributes (``sync_mode=True``, say)."""
         import posthog_client as module
 
-        names = (*module._SETTINGS, "disabled")
-        saved = {name: getattr(module, name) for name in names}
+        saved = {name: getattr(module, name) for name in (*module._SETTINGS, "disabled")}
         module.shutdown()
         module.api_key, module.host = self.api_key, self.host
         module.personal_api_key, module.session = self.personal_api_key, self.session()

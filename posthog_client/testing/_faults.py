@@ -30,7 +30,7 @@ class FaultInjection:
         optionally with a ``Retry-After`` header and a JSON body."""
         headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
         payload = {"detail": f"injected {status}"} if body is None else body
-        self._add_fault(path, times, FakeResponse.json(status, payload, **headers), min_body_bytes)
+        self._add(Fault(path, times, FakeResponse.json(status, payload, **headers), min_body_bytes))
 
     def fail_with(
         self, error: str = "connection", path: str | None = "capture", *, times: int | None = 1
@@ -39,11 +39,11 @@ class FaultInjection:
         reset) or ``"timeout"``."""
         if error not in ("connection", "timeout"):
             raise ValueError("error must be 'connection' or 'timeout'")
-        self._add_fault(path, times, FakeResponse(0, error=error))
+        self._add(Fault(path, times, FakeResponse(0, error=error)))
 
     def delay(self, seconds: float, path: str | None = "capture", *, times: int | None = 1) -> None:
         """Answer normally, but only after ``seconds`` (for deadline tests)."""
-        self._add_fault(path, times, FakeResponse(0, error="pass"), delay=seconds)
+        self._add(Fault(path, times, FakeResponse(0, error="pass", delay=seconds)))
 
     def trickle(
         self, seconds_per_byte: float, path: str | None = "capture", *, times: int | None = None
@@ -51,12 +51,12 @@ class FaultInjection:
         """Answer 200 one byte at a time (loopback server only): a deadline test's worst case."""
         response = FakeResponse.json(200, {"status": 1})
         response.trickle = seconds_per_byte
-        self._add_fault(path, times, response)
+        self._add(Fault(path, times, response))
 
     def reject_bodies_over(self, max_bytes: int, path: str = "capture") -> None:
         """Answer 413 to every request whose (decompressed) body is larger than ``max_bytes``."""
         response = FakeResponse.json(413, {"detail": "Request Entity Too Large"})
-        self._add_fault(path, None, response, max_bytes + 1)
+        self._add(Fault(path, None, response, max_bytes + 1))
 
     def respond_with(
         self, handler: Handler, path: str | None = None, *, times: int | None = None
@@ -64,20 +64,11 @@ class FaultInjection:
         """Let ``handler(request)`` answer requests to ``path`` (None: any path): it returns a
         ``FakeResponse``, or None to let the fake answer as usual. Answers are recorded like any
         other (``fake.requests``); ``clear_faults()`` removes the handler."""
-        with self._lock:
-            self._faults.append(Fault(path, times, handler=handler))
+        self._add(Fault(path, times, handler=handler))
 
-    def _add_fault(
-        self,
-        path: str | None,
-        times: int | None,
-        response: FakeResponse,
-        min_body: int = 0,
-        delay: float = 0.0,
-    ) -> None:
-        response.delay = delay
+    def _add(self, fault: Fault) -> None:
         with self._lock:
-            self._faults.append(Fault(path, times, response, min_body))
+            self._faults.append(fault)
 
     def clear_faults(self) -> None:
         with self._lock:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ._fake import FakePostHog
 
 _FIELDS = frozenset(("rollout", "variants", "payload", "active", "group_type"))
+_KNOWN = ", ".join(sorted(_FIELDS))
 
 
 class FlagFileError(ValueError):
@@ -85,7 +86,7 @@ def _options(key: object, spec: object, path: str) -> dict[str, Any]:
         )
     unknown = sorted(set(spec) - _FIELDS)
     if unknown:
-        raise FlagFileError(f"{where}: unknown field {unknown[0]!r} (known: {_known()})")
+        raise FlagFileError(f"{where}: unknown field {unknown[0]!r} (known: {_KNOWN})")
     options: dict[str, Any] = {"rollout": _percentage(spec.get("rollout", 100), where)}
     variants = spec.get("variants")
     if variants is not None:
@@ -114,7 +115,3 @@ def _percentage(value: object, where: str) -> float:
     ):
         raise FlagFileError(f"{where}: a percentage must be a number from 0 to 100, got {value!r}")
     return float(value)
-
-
-def _known() -> str:
-    return ", ".join(sorted(_FIELDS))

@@ -31,14 +31,14 @@ class FlagRoutes:
     personal_api_key: str
     _lock: threading.Condition
 
-    def _init_flags(self) -> None:
-        self._raw_definitions: dict[str, Any] = {"flags": [], "group_type_mapping": {}}
-        self._server_view: Definitions = EMPTY_DEFINITIONS
-        self._etag = ""
+    def _init_flags(self) -> dict[tuple[str, str], Any]:
+        """Set up the flag state; returns the flag routes."""
         self._remote_overrides: dict[str, dict[str, Any]] = {}
         self._flag_records: dict[str | None, dict[str, Any]] = {}
         self._quota_limited = False
         self._set_raw({"flags": [], "group_type_mapping": {}, "cohorts": {}})
+        routes = {("GET", path): self._definitions_route for path in DEFINITION_PATHS}
+        return routes | {("POST", path): self._flags_route for path in REMOTE_FLAG_PATHS}
 
     # -- state helpers ---------------------------------------------------------------------------
 
@@ -148,14 +148,8 @@ class FlagRoutes:
 
     # -- routes ----------------------------------------------------------------------------------
 
-    def _flag_routes(self) -> dict[tuple[str, str], Any]:
-        routes = {("GET", path): self._definitions_route for path in DEFINITION_PATHS}
-        routes.update({("POST", path): self._flags_route for path in REMOTE_FLAG_PATHS})
-        return routes
-
     def _definitions_route(self, request: RecordedRequest) -> FakeResponse:
-        auth = request.header("Authorization") or ""
-        if auth != f"Bearer {self.personal_api_key}":
+        if request.header("Authorization") != f"Bearer {self.personal_api_key}":
             return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad key"})
         if request.query.get("token") != self.api_key:
             return FakeResponse.json(401, {"type": "authentication_error", "detail": "bad token"})
@@ -190,10 +184,9 @@ class FlagRoutes:
         for key, record in copy.deepcopy(records).items():
             if not isinstance(keys, list) or key in keys:
                 answer["flags"][key] = record
-        failed = any(
+        answer["errorsWhileComputingFlags"] = any(
             isinstance(r, dict) and r.get("failed") is True for r in answer["flags"].values()
         )
-        answer["errorsWhileComputingFlags"] = failed
         return FakeResponse.json(200, answer)
 
 

@@ -25,10 +25,7 @@ class RecordedRequest:
 
     def header(self, name: str) -> str | None:
         lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return None
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
 
 
 class Event(dict[str, Any]):

@@ -47,21 +47,18 @@ class _Handler(BaseHTTPRequestHandler):
             print(line, flush=True)  # the path only: a query may hold a key
         if answer.delay and self.server.closing.wait(min(answer.delay, _MAX_STALL)):
             return
-        if answer.error == "connection":
-            self._reset()
+        if answer.error == "connection":  # a reset: close with SO_LINGER on and a zero timeout
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+                )
+            self.close_connection = True
             return
         if answer.error == "timeout":  # hold the connection without answering
             self.server.closing.wait(_MAX_STALL)
             self.close_connection = True
             return
         self._answer(answer)
-
-    def _reset(self) -> None:
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
-            )
-        self.close_connection = True
 
     def _answer(self, answer: FakeResponse) -> None:
         head = [f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}"]
@@ -70,13 +67,11 @@ class _Handler(BaseHTTPRequestHandler):
         raw = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + answer.body
         try:
             if answer.trickle:
-                started = time.monotonic()
+                deadline = time.monotonic() + _MAX_STALL
                 for i in range(len(raw)):
                     self.wfile.write(raw[i : i + 1])
                     self.wfile.flush()
-                    if self.server.closing.wait(answer.trickle):
-                        return
-                    if time.monotonic() - started > _MAX_STALL:
+                    if self.server.closing.wait(answer.trickle) or time.monotonic() > deadline:
                         return
             else:
                 self.wfile.write(raw)
