@@ -69,7 +69,7 @@ def test_changing_settings_never_makes_the_caller_wait_for_the_old_client(
         assert posthog.capture("u1", "to the old client")
         old = posthog.get_client()
         assert old is not None
-        time.sleep(0.3)  # its request is under way
+        assert len(configured.wait_for_requests(1)) == 1  # its request is under way (2 s)
         posthog.debug = True  # a settings change: a new client on the next call
         started = time.monotonic()
         assert posthog.capture("u1", "to the new client")
