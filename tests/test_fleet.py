@@ -8,12 +8,12 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import redis
 from servers import free_port, redis_server
+from waiting import wait_until
 
 from posthog_client import Stats
 from posthog_client._flags import envelope
@@ -21,13 +21,6 @@ from posthog_client.stores import FileStore, MemoryStore
 from posthog_client.testing import FakePostHog
 
 DEFS = "/flags/definitions"
-
-
-def wait_until(condition: Callable[[], object], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.01)
 
 
 def redis_url(port: int, **options: object) -> str:

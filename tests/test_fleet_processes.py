@@ -12,11 +12,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from posthog_client._flags import envelope
 from posthog_client.testing import FakePostHog
@@ -161,10 +162,3 @@ def test_sixteen_processes_make_one_request_per_interval_and_survive_a_sigkilled
         # Written by the new leader (or, on a machine so loaded that it lost its lease as well,
         # by a later one: fences only grow).
         assert version is not None and version.fence >= new[1]
-
-
-def wait_until(condition: Callable[[], object], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.005)

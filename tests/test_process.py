@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from waiting import wait_child
 
 from posthog_client.testing import FakePostHog
 
@@ -21,18 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork wi
 def served(fake: FakePostHog) -> Iterator[str]:
     with fake.serve() as url:
         yield url
-
-
-def _wait_child(pid: int, timeout: float = 20.0) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            return os.waitstatus_to_exitcode(status)
-        time.sleep(0.02)
-    os.kill(pid, 9)
-    os.waitpid(pid, 0)
-    raise AssertionError("the forked child hung")
 
 
 def _in_child(body: object) -> None:
@@ -57,7 +46,7 @@ def test_fork_parent_and_child_each_deliver_their_own_events(
             return client.flush(timeout=10) and client.stats().sent == 1
 
         _in_child(child)
-    assert _wait_child(pid) == 0
+    assert wait_child(pid) == 0
     client.capture("parent", "after fork")
     assert client.flush(timeout=10)
     assert sorted(fake.events.names()) == ["after fork", "before fork", "in child"]
@@ -104,7 +93,7 @@ def test_fork_while_another_thread_holds_our_locks_does_not_deadlock(
         _in_child(child)
     release.set()
     holder.join(5)
-    assert _wait_child(pid) == 0
+    assert wait_child(pid) == 0
     names = fake.events.names()
     assert names[0] == "warm up" and "from child" in names
     assert "child" in {e.distinct_id for e in fake.events.named("$feature_flag_called")}
@@ -128,7 +117,7 @@ def test_fork_child_keeps_flag_definitions_and_polls_on_its_own(
             return local and client.load_feature_flags()
 
         _in_child(child)
-    assert _wait_child(pid) == 0
+    assert wait_child(pid) == 0
     paths = [r.path for r in fake.requests]
     # The parent: the poller's first fetch, and load_feature_flags() fetches again when that one
     # had already ended; then the child's own, with the ETag it inherited.

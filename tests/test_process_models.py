@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 from servers import get, wsgi_server
+from waiting import wait_child, wait_until
 
 from posthog_client import Client
 from posthog_client.testing import FakePostHog
@@ -175,10 +176,7 @@ def test_a_uwsgi_worker_stopped_mid_request_still_delivers_what_it_served(
                     get(port, f"/?user=slow&sleep=30&mark={mark}")
 
             threading.Thread(target=slow, daemon=True).start()
-            deadline = time.monotonic() + 10
-            while not mark.exists() and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert mark.exists()  # the only worker is busy: now stop the server
+            wait_until(mark.exists, 10)  # the only worker is busy: now stop the server
         fake.wait_for_events(1, timeout=10)
         received = [e.uuid for e in fake.events.named("request served")]
         assert received == [served["uuid"]], (app_dir / "server.log").read_text()
@@ -212,16 +210,7 @@ def test_a_c_level_fork_resets_the_client_in_the_child(tmp_path: Path) -> None:
                 os._exit(0 if ok else 1)
             except BaseException:
                 os._exit(2)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                break
-            time.sleep(0.02)
-        else:
-            os.kill(pid, 9)
-            pytest.fail("the child hung")
-        assert os.waitstatus_to_exitcode(status) == 0
+        assert wait_child(pid) == 0
         client.capture("parent", "still fine")  # the parent's first random draw after the fork
         assert client.flush(timeout=5)
         events = {e["event"]: e for e in requests.get(f"{url}/_fake/events", timeout=5).json()}
@@ -264,10 +253,4 @@ def test_a_forked_child_keeps_polling_for_definitions(fake: FakePostHog) -> None
         fake.set_flag("kill-switch", active=False)
         os.write(write, b"x")
         os.close(write)
-        deadline = time.monotonic() + 20
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done or time.monotonic() > deadline:
-                break
-            time.sleep(0.02)
-        assert done and os.waitstatus_to_exitcode(status) == 0
+        assert wait_child(pid) == 0

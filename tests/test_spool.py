@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from waiting import wait_until
 
 from posthog_client import Client
 from posthog_client._delivery.spool import Spool, fingerprint
@@ -69,19 +70,12 @@ def spooled_events(path: Path) -> int:
         return 0
 
 
-def wait_until(condition: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def replay(url: str, spool: Path, fake: FakePostHog, expected: int) -> None:
     """A new process on the same spool, PostHog healthy: the rows go out."""
     client = Client("phc_test", host=url, spool_path=spool, flush_interval=0.05)
     try:
-        wait_until(lambda: len(fake.events) >= expected)
-        wait_until(lambda: spooled_events(spool) == 0)
+        wait_until(lambda: len(fake.events) >= expected, 20.0, every=0.05)
+        wait_until(lambda: spooled_events(spool) == 0, 20.0, every=0.05)
     finally:
         client.shutdown(timeout=2)
 
@@ -101,7 +95,9 @@ def test_kill_9_during_an_outage_then_a_new_process_delivers_every_batched_event
     process = child(url, spool, 10_000, "a", "wait")
     try:
         assert process.stdout.readline().strip() == "captured"
-        wait_until(lambda: spooled_events(spool) == 10_000)  # every batch is on disk
+        wait_until(
+            lambda: spooled_events(spool) == 10_000, 20.0, every=0.05
+        )  # every batch is on disk
     finally:
         process.send_signal(signal.SIGKILL)
         process.communicate(timeout=10)
@@ -149,8 +145,8 @@ def test_four_processes_sharing_one_spool_deliver_each_event_once(tmp_path: Path
         fake.clear_faults()
         readers = [child(url, spool, 0, f"r{i}", "wait") for i in range(4)]  # replay at start
         try:
-            wait_until(lambda: len(fake.events) >= 4000, timeout=60)
-            wait_until(lambda: spooled_events(spool) == 0)
+            wait_until(lambda: len(fake.events) >= 4000, 60, every=0.05)
+            wait_until(lambda: spooled_events(spool) == 0, 20.0, every=0.05)
             time.sleep(0.5)  # a second send of anything would show now
         finally:
             for process in readers:
@@ -243,7 +239,7 @@ def test_the_spool_file_is_private_and_holds_no_key(tmp_path: Path, fake: FakePo
     fake.fail(status=503, times=None)
     client = fake.client(spool_path=spool, api_key="phc_SECRETKEY123", retry_base_delay=0.05)
     client.capture("u1", "e")
-    wait_until(lambda: spooled_events(spool) == 1)
+    wait_until(lambda: spooled_events(spool) == 1, 20.0, every=0.05)
     assert stat.S_IMODE(os.stat(spool).st_mode) == 0o600
     client.shutdown(timeout=1)
     for path in tmp_path.iterdir():
@@ -258,7 +254,7 @@ def test_a_corrupt_or_foreign_file_is_moved_aside(tmp_path: Path, fake: FakePost
     fake.fail(status=503, times=None)
     client = fake.client(spool_path=spool, retry_base_delay=0.05)
     client.capture("u1", "e")
-    wait_until(lambda: spooled_events(spool) == 1)
+    wait_until(lambda: spooled_events(spool) == 1, 20.0, every=0.05)
     assert [p.name for p in tmp_path.iterdir() if ".bad-" in p.name]
     client.shutdown(timeout=1)
     # a file another project wrote is not replayed with this project's key
