@@ -147,6 +147,27 @@ def test_the_redis_scripts_are_loaded_once_and_survive_script_flush(redis_port: 
     store.close()
 
 
+def test_closing_a_redis_store_ends_a_wait_for_change_at_once(redis_port: int) -> None:
+    """``close()`` (the client's shutdown) from another thread ends a follower's wait, even when
+    it lands just before the wait reaches the socket: redis-py then waits to be subscribed
+    again, for the whole timeout (a shut-down follower's thread lived on for 30 s)."""
+    from posthog_client.stores import RedisStore
+
+    store = RedisStore(f"redis://127.0.0.1:{redis_port}/0", namespace=uuid.uuid4().hex, wake=True)
+    assert store.wait_for_change(0.01) is False  # subscribed now
+    pubsub = store._pubsub
+    wait = pubsub.get_message
+
+    def closed_first(**kwargs: Any) -> Any:
+        store.close()  # the shutdown lands between two waits
+        return wait(**kwargs)
+
+    pubsub.get_message = closed_first
+    started = time.monotonic()
+    assert store.wait_for_change(30) is False
+    assert time.monotonic() - started < 2
+
+
 # -- the snapshot envelope ------------------------------------------------------------------------
 
 

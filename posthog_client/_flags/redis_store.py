@@ -32,6 +32,7 @@ from redis.retry import Retry
 
 from .store import DEFAULT_PREFIX, DEFAULT_TIMEOUT, DEFAULT_TTL, PollResult
 
+_WAIT_SLICE = 0.25  # seconds: how late a closed store's wait_for_change() can end
 _SCRIPTS = ("poll", "renew", "release", "write", "touch")
 
 
@@ -146,8 +147,10 @@ class RedisStore:
             pubsub.subscribe(self.channel)
             self._pubsub, self._pubsub_pid = pubsub, os.getpid()
         deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            if pubsub.get_message(timeout=left) is not None:
+        # In slices, checking that close() has not ended the subscription: once it has,
+        # redis-py's get_message() waits to be subscribed again for all of its timeout.
+        while self._pubsub is pubsub and (left := deadline - time.monotonic()) > 0:
+            if pubsub.get_message(timeout=min(left, _WAIT_SLICE)) is not None:
                 return True
         return False
 
