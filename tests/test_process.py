@@ -172,6 +172,9 @@ def test_background_threads_import_nothing() -> None:
             while not follower.stats().flags.loaded and time.monotonic() < deadline:
                 time.sleep(0.05)
             assert follower.feature_enabled("beta", "u1") is not None
+            # Delivered first: a shutdown during the keyed client's 503 spills its events to the
+            # spool, and it then rightly reports them as not delivered by this process.
+            assert len(fake.wait_for_events(3, timeout=20)) == 3
             for client in (keyed, keyless, leader, follower):
                 assert client.shutdown(timeout=10)
         print(sorted(seen))
