@@ -296,3 +296,25 @@ def test_a_port_in_use_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
         assert main(["serve", "--port", str(port)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"port {port} is in use" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "shown"),
+    [(ConnectionResetError(), False), (BrokenPipeError(), False), (KeyError(), True)],
+)
+def test_the_loopback_server_is_quiet_about_clients_that_drop_their_connection(
+    error: Exception, shown: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A worker process that exits with a request in flight resets its connection: not the
+    fake's error, so no traceback in the test's output; a real error still shows."""
+    from posthog_client.testing._server import _Handler, _Server
+
+    server = _Server(("127.0.0.1", 0), _Handler)
+    try:
+        try:
+            raise error
+        except Exception:
+            server.handle_error(None, ("127.0.0.1", 1))
+    finally:
+        server.server_close()
+    assert ("Traceback" in capsys.readouterr().err) is shown

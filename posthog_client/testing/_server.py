@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,6 +30,12 @@ class _Server(ThreadingHTTPServer):
     fake: FakePostHog
     log_requests: bool = False
     closing: threading.Event
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that reset its connection (a worker process exiting with a request or an
+        answer in flight) is the client's business: no traceback in the test's output."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class _Handler(BaseHTTPRequestHandler):
